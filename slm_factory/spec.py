@@ -1,0 +1,191 @@
+"""Loading a task from its `specs/` folder. Nothing task-specific lives in this package.
+
+A specs folder holds:
+  task.yaml           name, system prompts, label/argument keys, file names below
+  contract.py         pydantic output contract: a type named `Output` (a model or a discriminated union)
+  output_schema.json  JSON schema exported from `Output` (kept in sync by a test)
+  quotas.yaml         category and difficulty weights; the data types every dataset must cover
+  templates.yaml      the offline template grammar (see slm_factory.templates)
+  generation_prompts/ prompts for LLM teachers
+  rules.py            optional deterministic baseline: `route(user_text) -> dict`
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+
+class SpecError(ValueError):
+    """A specs folder is incomplete or inconsistent."""
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pydantic resolves forward refs through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class TaskSpec:
+    root: Path
+    name: str
+    system_prompt: str
+    label_key: str
+    args_key: str | None
+    negative_label: str | None
+    prompted_system_prompt: str
+    leak_patterns: list[str]
+    quotas: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def load(cls, root: str | Path) -> "TaskSpec":
+        root = Path(root)
+        task_file = root / "task.yaml"
+        if not task_file.exists():
+            raise SpecError(f"{task_file} not found: a specs folder needs task.yaml")
+        raw = yaml.safe_load(task_file.read_text()) or {}
+        for key in ("name", "system_prompt", "label_key"):
+            if key not in raw:
+                raise SpecError(f"{task_file}: missing required key '{key}'")
+        quotas_file = root / raw.get("quotas", "quotas.yaml")
+        quotas = yaml.safe_load(quotas_file.read_text()) if quotas_file.exists() else {}
+        return cls(
+            root=root,
+            name=raw["name"],
+            system_prompt=raw["system_prompt"].strip(),
+            label_key=raw["label_key"],
+            args_key=raw.get("args_key"),
+            negative_label=raw.get("negative_label"),
+            prompted_system_prompt=(raw.get("prompted_system_prompt") or raw["system_prompt"]).strip(),
+            leak_patterns=list(raw.get("leak_patterns", [])),
+            quotas=quotas or {},
+            raw=raw,
+        )
+
+    # --- contract -------------------------------------------------------------------------
+    @cached_property
+    def contract(self) -> ModuleType:
+        path = self.root / self.raw.get("contract", "contract.py")
+        if not path.exists():
+            raise SpecError(f"{path} not found: the output contract is required")
+        module = load_module(path, f"_task_contract_{self.name}_{abs(hash(str(path.resolve())))}")
+        if not hasattr(module, "Output"):
+            raise SpecError(f"{path} must define a type named Output")
+        return module
+
+    @cached_property
+    def adapter(self) -> TypeAdapter:
+        return TypeAdapter(self.contract.Output)
+
+    def json_schema(self) -> dict:
+        return self.adapter.json_schema()
+
+    def schema_path(self) -> Path:
+        return self.root / self.raw.get("output_schema", "output_schema.json")
+
+    def validate_output(self, obj: Any) -> list[dict]:
+        """Validate a parsed assistant object against the contract; returns pydantic's errors ([] if ok)."""
+        try:
+            self.adapter.validate_python(obj)
+        except ValidationError as e:
+            return e.errors(include_url=False)
+        return []
+
+    @staticmethod
+    def canonical(obj: Any) -> str:
+        """The one serialisation the contract accepts: compact JSON, keys in the order given."""
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+    def label_of(self, obj: Any) -> str | None:
+        if isinstance(obj, dict):
+            value = obj.get(self.label_key)
+            return value if isinstance(value, str) else None
+        return None
+
+    def args_of(self, obj: Any) -> dict:
+        if self.args_key is None or not isinstance(obj, dict):
+            return {}
+        args = obj.get(self.args_key)
+        return args if isinstance(args, dict) else {}
+
+    def labels(self) -> list[str]:
+        """Every label value the contract allows, read from the exported schema."""
+        found: list[str] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                props = node.get("properties", {})
+                lab = props.get(self.label_key)
+                if isinstance(lab, dict):
+                    if "const" in lab:
+                        found.append(lab["const"])
+                    for v in lab.get("enum", []):
+                        found.append(v)
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+
+        walk(self.json_schema())
+        return sorted(dict.fromkeys(found))
+
+    def required_args(self, label: str) -> list[str]:
+        """Required argument names for a label (empty when the task has no arguments)."""
+        if self.args_key is None:
+            return []
+        schema = self.json_schema()
+        defs = schema.get("$defs", {})
+        for node in list(defs.values()) + [schema]:
+            props = node.get("properties", {})
+            lab = props.get(self.label_key, {})
+            if lab.get("const") == label or label in lab.get("enum", []):
+                args = props.get(self.args_key, {})
+                if "$ref" in args:
+                    args = defs[args["$ref"].split("/")[-1]]
+                return list(args.get("required", []))
+        return []
+
+    # --- other spec files ----------------------------------------------------------------
+    def templates_path(self) -> Path:
+        return self.root / self.raw.get("templates", "templates.yaml")
+
+    def prompt_text(self, name: str) -> str:
+        path = self.root / "generation_prompts" / name
+        if not path.exists():
+            raise SpecError(f"{path} not found")
+        return path.read_text()
+
+    def rules_module(self) -> ModuleType | None:
+        path = self.root / self.raw.get("rules", "rules.py")
+        if not path.exists():
+            return None
+        return load_module(path, f"_task_rules_{self.name}")
+
+    def data_types(self) -> list[str]:
+        return list(self.quotas.get("data_types", []))
+
+    def cells(self) -> list[tuple[str, str, float]]:
+        """(category, difficulty, weight) for every quota cell: category weight x difficulty weight."""
+        cats = self.quotas.get("categories", {})
+        diffs = self.quotas.get("difficulties", {})
+        if not cats or not diffs:
+            raise SpecError(f"{self.root}/quotas.yaml needs non-empty 'categories' and 'difficulties'")
+        total_c, total_d = sum(cats.values()), sum(diffs.values())
+        return [(c, d, (wc / total_c) * (wd / total_d)) for c, wc in cats.items() for d, wd in diffs.items()
+                if wc > 0 and wd > 0]

@@ -1,0 +1,149 @@
+"""The teacher interface, the request plan, and the on-disk response cache.
+
+generate builds a deterministic list of `Request`s (one per sample index), asks the cache first and
+the teacher only for misses, and stores every response the moment it arrives. The plan is a prefix-
+stable sequence, so raising `n_examples` adds requests at the end and every earlier one is a cache hit.
+The cache lives outside DVC's outputs (DVC deletes outputs before it reruns a stage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import diskcache
+
+from .spec import SpecError, TaskSpec
+from .templates import Grammar
+
+
+@dataclass(frozen=True)
+class Request:
+    namespace: str  # "main" or "repair"
+    index: int
+    category: str
+    difficulty: str
+    data_type: str | None = None  # fixed for repair requests; chosen by the teacher otherwise
+
+    @property
+    def batch(self) -> str:
+        return self.namespace
+
+
+@dataclass
+class Response:
+    text: str
+    usage: dict[str, int] = field(default_factory=dict)
+    stop_reason: str = "end"
+
+
+class Teacher(Protocol):
+    provider: str
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that changes what a response would be, other than the request (for cache keys)."""
+
+    def prompt_for(self, request: Request) -> str:
+        """The filled prompt for a request."""
+
+    def complete(self, requests: list[Request]) -> list[Response]:
+        """One response per request, in order."""
+
+
+def smooth_round_robin(weights: list[float], n: int) -> list[int]:
+    """Indices into `weights`, proportional to them and prefix-stable (nginx's smooth WRR)."""
+    current = [0.0] * len(weights)
+    total = sum(weights)
+    out = []
+    for _ in range(n):
+        for k, w in enumerate(weights):
+            current[k] += w
+        best = max(range(len(weights)), key=lambda k: (current[k], -k))
+        current[best] -= total
+        out.append(best)
+    return out
+
+
+def plan_requests(spec: TaskSpec, n_examples: int, repair_plan: list[dict] | None = None) -> list[Request]:
+    """The main plan follows the quota cells; a repair plan adds targeted requests after it."""
+    cells = spec.cells()
+    order = smooth_round_robin([w for _, _, w in cells], n_examples)
+    requests = [Request("main", i, cells[k][0], cells[k][1]) for i, k in enumerate(order)]
+    diffs = list(spec.quotas.get("difficulties", {}))
+    idx = 0
+    for item in repair_plan or []:
+        for j in range(int(item["n"])):
+            difficulty = item.get("difficulty") or diffs[j % len(diffs)]
+            requests.append(Request("repair", idx, item["category"], difficulty, item.get("data_type")))
+            idx += 1
+    return requests
+
+
+class ResponseCache:
+    """Durable key -> response store (SQLite via diskcache); each `put` is committed at once."""
+
+    def __init__(self, path: str | Path):
+        self.store = diskcache.Cache(str(path), eviction_policy="none", size_limit=2**40)
+
+    @staticmethod
+    def key(identity: dict, prompt: str, request: Request) -> str:
+        blob = json.dumps({"identity": identity, "prompt": prompt, "namespace": request.namespace,
+                           "index": request.index}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get(self, key: str) -> Response | None:
+        hit = self.store.get(key)
+        return Response(**hit) if hit is not None else None
+
+    def put(self, key: str, response: Response) -> None:
+        self.store.set(key, {"text": response.text, "usage": response.usage, "stop_reason": response.stop_reason})
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class TemplateTeacher:
+    """The offline default: renders rows from the spec's template grammar; costs nothing."""
+
+    provider = "template"
+
+    def __init__(self, spec: TaskSpec, seed: int):
+        self.spec = spec
+        self.seed = seed
+        path = spec.templates_path()
+        self.grammar = Grammar.load(path)
+        self.grammar_hash = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        for category, difficulty, _ in spec.cells():
+            if not self.grammar.candidates(category, difficulty):
+                raise SpecError(f"{path}: no template for quota cell ({category}, {difficulty})")
+
+    def identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "grammar": self.grammar_hash, "seed": self.seed}
+
+    def prompt_for(self, request: Request) -> str:
+        return f"template:{request.category}:{request.difficulty}:{request.data_type or '*'}"
+
+    def complete(self, requests: list[Request]) -> list[Response]:
+        out = []
+        for r in requests:
+            rng = random.Random(f"{self.seed}:{r.namespace}:{r.index}")
+            cands = self.grammar.candidates(r.category, None if r.data_type else r.difficulty, r.data_type)
+            if not cands:  # a repair request for a combination the grammar lacks
+                cands = self.grammar.candidates(r.category, r.difficulty)
+            template = rng.choices(cands, weights=[t.weight for t in cands])[0]
+            pair = self.grammar.render(template, rng)
+            out.append(Response(text=json.dumps(pair, ensure_ascii=False), usage={}, stop_reason="end"))
+        return out
+
+
+def make_teacher(spec: TaskSpec, cfg: dict, seed: int) -> Teacher:
+    provider = cfg.get("provider", "template")
+    if provider == "template":
+        return TemplateTeacher(spec, seed)
+    raise SpecError(
+        f"teacher.provider={provider!r} is not supported by this version; use 'template'"
+    )
