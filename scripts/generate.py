@@ -12,13 +12,17 @@ repair plan (copied from outputs/eval_reports/repair_plan.json) adds targeted ro
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 from slm_factory.common import get_logger, load_params, read_json, write_json
 from slm_factory.generation import batch_name, response_to_rows
-from slm_factory.rows import write_jsonl
+from slm_factory.rows import Reason, Rejected, write_jsonl
 from slm_factory.spec import TaskSpec
 from slm_factory.teacher import ResponseCache, make_teacher, plan_requests
 
@@ -30,24 +34,39 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     spec = TaskSpec.load(specs)
     tcfg = params.get("teacher", {}) or {}
     gcfg = params.get("generate", {}) or {}
-    teacher = make_teacher(spec, tcfg, int(params["seed"]))
+    teacher = make_teacher(spec, tcfg, int(params["seed"]), cache_dir)  # fails here on a missing key
     plan_items = []
     if params.get("repair") and repair_plan and repair_plan.exists():
         plan_items = read_json(repair_plan).get("items", [])
-    requests = plan_requests(spec, int(params["n_examples"]), plan_items)
+    per = int(getattr(teacher, "rows_per_request", 1))
+    requests = plan_requests(spec, math.ceil(int(params["n_examples"]) / per),
+                             [{**i, "n": math.ceil(int(i["n"]) / per)} for i in plan_items])
     identity = teacher.identity()
     cache = ResponseCache(cache_dir)
     keys = [ResponseCache.key(identity, teacher.prompt_for(r), r) for r in requests]
+    key_of = {(r.namespace, r.index): k for r, k in zip(requests, keys)}
     responses = {k: cache.get(k) for k in keys}
-    missing = [(r, k) for r, k in zip(requests, keys) if responses[k] is None]
+    missing = [r for r, k in zip(requests, keys) if responses[k] is None]
     log.info("%d requests: %d cached, %d to ask %s", len(requests), len(requests) - len(missing),
              len(missing), teacher.provider)
-    chunk = int(gcfg.get("request_chunk", 64))
-    for start in range(0, len(missing), chunk):
-        part = missing[start:start + chunk]
-        for (r, k), resp in zip(part, teacher.complete([r for r, _ in part])):
-            cache.put(k, resp)  # durable before anything else happens with it
-            responses[k] = resp
+
+    def on_response(r, resp) -> None:
+        k = key_of[(r.namespace, r.index)]
+        cache.put(k, resp)  # durable before anything else happens with it
+        responses[k] = resp
+
+    stats = None
+    if missing:
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} {task.fields[info]}"), TimeElapsedColumn(),
+                      console=Console(stderr=True), disable=teacher.provider == "template") as bar:
+            task = bar.add_task("generate", total=len(missing), info="")
+            if hasattr(teacher, "progress"):
+                teacher.progress = lambda st, budget: bar.update(
+                    task, completed=st.done + st.failed + st.skipped,
+                    info=f"failed {st.failed} · tokens {st.input_tokens + st.output_tokens} · ${budget.spent:.4f}")
+            teacher.complete(missing, on_response)
+            stats = getattr(teacher, "stats", None)  # LLM teachers count failures and skips
     cache.close()
 
     batch_size = int(gcfg.get("batch_size", 200))
@@ -57,9 +76,14 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     rejected = []
     for r, k in zip(requests, keys):
         b = batch_name(r, batch_size)
+        if responses[k] is None:
+            continue  # not answered (error after retries, or the budget stopped it): asked again next run
         rows, rej = response_to_rows(responses[k], r, spec, b, str(generator), source)
         batches[b].extend(rows)
         rejected.extend(rej)
+    for err in getattr(stats, "errors", []) or []:
+        rejected.append(Rejected(stage="generate", batch="errors", reasons=[Reason(
+            code="teacher_error", message="request failed after the SDK's retries", detail={"error": err})]))
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -69,21 +93,31 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     all_rows = [row for rows in batches.values() for row in rows]
     usage = Counter()
     for k in keys:
-        usage.update(responses[k].usage)
+        if responses[k] is not None:
+            usage.update(responses[k].usage)
+    budget = getattr(teacher, "budget", None)
+    cost = budget.cost(dict(usage)) if budget is not None else 0.0
+    unanswered = sum(1 for k in keys if responses[k] is None)
+    if budget is not None and budget.exhausted:
+        log.warning("stopped at the budget: teacher.max_cost_usd=%s, spent $%.4f; %d requests not sent. "
+                    "Every row already paid for is kept; raise the budget and rerun to continue.",
+                    budget.limit, cost, unanswered)
     metrics = {
         "requests": len(requests),
         "cache_hits": len(requests) - len(missing),
-        "teacher_calls": len(missing),
+        "teacher_calls": len(missing) - (stats.skipped if stats else 0),
+        "unanswered": unanswered,
         "rows": len(all_rows),
         "rejected": len(rejected),
         "batches": len(batches),
         "input_tokens": usage.get("input_tokens", 0),
         "output_tokens": usage.get("output_tokens", 0),
-        "cost_usd": 0.0,
+        "cost_usd": round(cost, 6),
+        "budget_exhausted": bool(budget is not None and budget.exhausted),
         "by_category": dict(sorted(Counter(r.provenance.category for r in all_rows).items())),
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in all_rows).items())),
     }
-    log.info("wrote %d rows in %d batches, %d rejected", len(all_rows), len(batches), len(rejected))
+    log.info("wrote %d rows in %d batches, %d rejected, $%.4f", len(all_rows), len(batches), len(rejected), cost)
     return metrics
 
 

@@ -1,7 +1,8 @@
 """validate: run every quality gate that needs no LLM over the generated batches.
 
     python scripts/validate.py --params params.yaml --specs specs --generated data/generated \
-        --base-model outputs/base_model --accepted data/accepted/validated.jsonl \
+        --base-model outputs/base_model --decisions data/review/decisions.jsonl \
+        --accepted data/accepted/validated.jsonl \
         --rejected data/rejected/validate --metrics metrics/validate.json
 
 Each input line leaves as exactly one accepted row or one rejected record (one rejected file per
@@ -11,13 +12,15 @@ input batch, reasons with codes, messages and the offending part). input = accep
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
 
 from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.gates import LeakCheck, check_row, label_conflicts, length_reasons
-from slm_factory.rows import Rejected, Row, iter_jsonl_raw, parse_row_line, write_jsonl
+from slm_factory.review import OVERRIDABLE, ReviewDecision, load_decisions
+from slm_factory.rows import Reason, Rejected, Row, iter_jsonl_raw, parse_row_line, write_jsonl
 from slm_factory.spec import TaskSpec
 from slm_factory.tokens import chat_token_counter
 
@@ -25,30 +28,36 @@ log = get_logger("validate")
 
 
 def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_tokens,
-                     max_seq_length: int, min_user_chars: int) -> tuple[list[Row], dict[str, list[Rejected]]]:
-    """Pure core: {batch: [(line_no, text)]} -> (accepted rows, {batch: rejected records})."""
+                     max_seq_length: int, min_user_chars: int,
+                     decisions: dict[str, ReviewDecision] | None = None) -> tuple[list[Row], dict[str, list[Rejected]]]:
+    """Pure core: {batch: [(line_no, text)]} -> (accepted rows, {batch: rejected records}).
+
+    Review decisions (keyed by row id) are applied here: `accept` overrules judgement gates only,
+    `edit` replaces the row and re-runs every gate on it, `reject` keeps or makes a row rejected.
+    """
+    decisions = decisions or {}
     leak = LeakCheck(spec.leak_patterns)
     rejected: dict[str, list[Rejected]] = {b: [] for b in batches}
-    candidates: list[tuple[str, int, Row]] = []
+    candidates: list[tuple[str, int, Row, list[Reason], ReviewDecision | None]] = []
     for b, lines in batches.items():
         for line_no, text in lines:
             row, obj, reason = parse_row_line(text)
+            decision = decisions.get((obj or {}).get("id", "")) if obj else None
+            if decision and decision.decision == "edit" and decision.edited_row:
+                row, obj, reason = parse_row_line(json.dumps(decision.edited_row))
             if reason is not None:
                 rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, reasons=[reason],
                                             row=obj, raw=None if obj is not None else text,
                                             row_id=(obj or {}).get("id")))
                 continue
-            reasons = check_row(row, spec, leak, min_user_chars)
-            if reasons:
-                rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, row_id=row.id,
-                                            reasons=reasons, row=row.model_dump(mode="json")))
-            else:
-                candidates.append((b, line_no, row))
-    too_long = length_reasons([r for _, _, r in candidates], count_tokens, max_seq_length)
-    conflicts = label_conflicts([r for _, _, r in candidates if r.id not in too_long], spec)
+            candidates.append((b, line_no, row, check_row(row, spec, leak, min_user_chars), decision))
+    too_long = length_reasons([r for _, _, r, _, _ in candidates], count_tokens, max_seq_length)
+    conflicts = label_conflicts([r for _, _, r, rs, _ in candidates if not rs and r.id not in too_long], spec)
     accepted = []
-    for b, line_no, row in candidates:
-        reasons = [x for x in (too_long.get(row.id), conflicts.get(row.id)) if x is not None]
+    for b, line_no, row, reasons, decision in candidates:
+        reasons = reasons + [x for x in (too_long.get(row.id), conflicts.get(row.id)) if x is not None]
+        if decision is not None:
+            row, reasons = apply_decision(row, reasons, decision)
         if reasons:
             rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, row_id=row.id,
                                         reasons=reasons, row=row.model_dump(mode="json")))
@@ -57,8 +66,26 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
     return accepted, rejected
 
 
-def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Rejected]], spec: TaskSpec) -> dict:
+def apply_decision(row: Row, reasons: list[Reason], d: ReviewDecision) -> tuple[Row, list[Reason]]:
+    """A reviewed row: who decided what, and which gates (if any) were overturned."""
+    if d.decision == "reject":
+        return row, reasons or [Reason(code="rejected_by_review", message=f"rejected by {d.reviewer}: {d.note}",
+                                       detail={"reviewer": d.reviewer, "note": d.note})]
+    hard = [r for r in reasons if r.code not in OVERRIDABLE]
+    if hard:  # review cannot overrule the contract, the length limit, or a broken edit
+        return row, hard
+    overturned = sorted({r.code for r in reasons} | set(d.reasons))
+    prov = row.provenance.model_copy(update={"source": "human"})
+    note = {"decision": d.decision, "reviewer": d.reviewer, "note": d.note, "overturned": overturned,
+            "original_id": d.row_id}
+    return row.model_copy(update={"provenance": prov, "annotations": {**row.annotations, "review": note}}), []
+
+
+def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Rejected]], spec: TaskSpec,
+                decisions: dict[str, ReviewDecision] | None = None, input_ids: set[str] = frozenset()) -> dict:
     rej = [r for rs in rejected.values() for r in rs]
+    reviewed = [r.annotations["review"] for r in accepted if "review" in r.annotations]
+    orphans = sorted(set(decisions or {}) - set(input_ids))
     if n_input != len(accepted) + len(rej):  # the no-loss invariant; a bug if it ever fails
         raise AssertionError(f"validate lost rows: input {n_input} != {len(accepted)} + {len(rej)}")
     by_type = Counter(r.provenance.data_type for r in accepted)
@@ -72,7 +99,21 @@ def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Reje
         "accepted_by_data_type": dict(sorted(by_type.items())),
         "accepted_by_difficulty": dict(sorted(Counter(r.provenance.difficulty for r in accepted).items())),
         "missing_data_types": [t for t in spec.data_types() if by_type[t] == 0],
+        "review_decisions": len(decisions or {}),
+        "review_accepted": len(reviewed),
+        "review_rejected": sum(1 for r in rej for x in r.reasons if x.code == "rejected_by_review"),
+        # a gate that people overturn often is a gate (or prompt) to fix
+        "review_overturned_by_gate": dict(sorted(Counter(c for r in reviewed for c in r["overturned"]).items())),
+        "review_orphaned": len(orphans),
     }
+
+
+def _line_id(text: str) -> str | None:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return obj.get("id") if isinstance(obj, dict) else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--specs", type=Path, required=True)
     ap.add_argument("--generated", type=Path, required=True)
     ap.add_argument("--base-model", type=Path, required=True)
+    ap.add_argument("--decisions", type=Path, help="review decisions (data/review/decisions.jsonl)")
     ap.add_argument("--accepted", type=Path, required=True)
     ap.add_argument("--rejected", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
@@ -93,10 +135,16 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"validate: no *.jsonl batches in {a.generated}")
     batches = {f.stem: list(iter_jsonl_raw(f)) for f in files}
     n_input = sum(len(v) for v in batches.values())
+    decisions = load_decisions(a.decisions)
     accepted, rejected = validate_batches(
         batches, spec, chat_token_counter(a.base_model), int(params["train"]["max_seq_length"]),
-        int(vcfg.get("min_user_chars", 4)))
-    metrics = metrics_for(n_input, accepted, rejected, spec)
+        int(vcfg.get("min_user_chars", 4)), decisions)
+    input_ids = {i for lines in batches.values() for _, t in lines if (i := _line_id(t))}
+    metrics = metrics_for(n_input, accepted, rejected, spec, decisions, input_ids)
+    orphans = sorted(set(decisions) - input_ids)
+    if orphans:
+        log.warning("%d review decisions name rows that no longer exist (not applied): %s", len(orphans),
+                    orphans[:10])
     write_jsonl(a.accepted, accepted)
     if a.rejected.exists():
         shutil.rmtree(a.rejected)

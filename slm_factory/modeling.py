@@ -8,6 +8,7 @@ path (a `.gguf` file is loaded the same way). prepare_base saves the result once
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,30 +87,94 @@ class Generation:
     latencies: list[float]  # per-row share of its batch's wall time
 
 
-def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int) -> Generation:
-    """Greedy decoding in length-sorted batches; returns texts in the input order."""
-    import torch
+JSON_START = set('{["-0123456789tfn')
 
+
+def verdict_is_final(text: str) -> bool:
+    """True once more tokens cannot change whether `text` is a valid single-JSON answer: it starts with
+    something no JSON value starts with, or a complete JSON object/array is followed by more text."""
+    s = text.lstrip()
+    if not s:
+        return False
+    if s[0] not in JSON_START:
+        return True
+    if s[0] in "{[":
+        try:
+            _, end = json.JSONDecoder().raw_decode(s)
+        except json.JSONDecodeError:
+            return False
+        return bool(s[end:].strip())
+    return False
+
+
+class StopWhenDecided:
+    """Per-sequence stopping criterion: a row stops generating when its verdict is final (see above).
+    Metric-preserving: parse, schema and exact-match results are what they would be at max_new_tokens;
+    only the text after the point of no return is not generated."""
+
+    def __init__(self, tok, prompt_len: int):
+        self.tok, self.prompt_len = tok, prompt_len
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        texts = self.tok.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
+        return torch.tensor([verdict_is_final(t) for t in texts], device=input_ids.device)
+
+
+def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int,
+             prefix: str | None = None, stop_when_decided: bool = True) -> Generation:
+    """Greedy decoding in length-sorted batches; returns texts in the input order.
+
+    `prefix`: text every prompt starts with (a long system prompt with few-shot turns). Its KV cache
+    is computed once and reused by every batch; the rest of each prompt is padded between the prefix
+    and its own tokens, and position ids (from the attention mask) stay those of the full prompt.
+    """
+    import copy
+
+    import torch
+    from transformers import StoppingCriteriaList
+
+    if prefix is not None and not all(p.startswith(prefix) for p in prompts):
+        raise ValueError("every prompt must start with the shared prefix")
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     texts: list[str] = [""] * len(prompts)
     lat: list[float] = [0.0] * len(prompts)
     new_tokens = 0
     t0 = time.perf_counter()
+    prefix_ids, prefix_cache = None, None
+    if prefix:
+        prefix_ids = tok(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"].to(model.device)
+        with torch.inference_mode():
+            prefix_cache = model(input_ids=prefix_ids, use_cache=True).past_key_values
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
-        enc = {k: v.to(model.device) for k, v in enc.items()}
         tb = time.perf_counter()
+        kw = {}
+        if prefix_ids is None:
+            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+            input_ids, mask = enc["input_ids"].to(model.device), enc["attention_mask"].to(model.device)
+        else:
+            enc = tok([prompts[i][len(prefix):] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=False)
+            n = len(idx)
+            input_ids = torch.cat([prefix_ids.expand(n, -1), enc["input_ids"].to(model.device)], dim=1)
+            mask = torch.cat([torch.ones_like(prefix_ids).expand(n, -1), enc["attention_mask"].to(model.device)], dim=1)
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(n)
+            kw["past_key_values"] = cache
+        if stop_when_decided:
+            kw["stopping_criteria"] = StoppingCriteriaList([StopWhenDecided(tok, input_ids.shape[1])])
         with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                 do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw)
         dt = time.perf_counter() - tb
-        gen = out[:, enc["input_ids"].shape[1]:]
+        gen = out[:, input_ids.shape[1]:]
         for k, i in enumerate(idx):
             ids = gen[k]
             stop = (ids == tok.eos_token_id).nonzero()
-            n = int(stop[0]) if len(stop) else len(ids)
-            new_tokens += n
-            texts[i] = tok.decode(ids[:n], skip_special_tokens=True).strip()
+            n_tok = int(stop[0]) if len(stop) else len(ids)
+            new_tokens += n_tok
+            texts[i] = tok.decode(ids[:n_tok], skip_special_tokens=True).strip()
             lat[i] = dt / len(idx)
     return Generation(texts, time.perf_counter() - t0, new_tokens, lat)

@@ -189,3 +189,16 @@ class TaskSpec:
         total_c, total_d = sum(cats.values()), sum(diffs.values())
         return [(c, d, (wc / total_c) * (wd / total_d)) for c, wc in cats.items() for d, wd in diffs.items()
                 if wc > 0 and wd > 0]
+
+
+def export_schema(root: str | Path) -> Path:
+    """Write output_schema.json from the contract's Output type (run after editing contract.py)."""
+    spec = TaskSpec.load(root)
+    path = spec.schema_path()
+    path.write_text(json.dumps(spec.json_schema(), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    # python -m slm_factory.spec specs   -> regenerates specs/output_schema.json
+    print(export_schema(sys.argv[1] if len(sys.argv) > 1 else "specs"))

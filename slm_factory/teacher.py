@@ -50,8 +50,8 @@ class Teacher(Protocol):
     def prompt_for(self, request: Request) -> str:
         """The filled prompt for a request."""
 
-    def complete(self, requests: list[Request]) -> list[Response]:
-        """One response per request, in order."""
+    def complete(self, requests: list[Request], on_response) -> Any:
+        """Ask for every request; call on_response(request, response) as each one arrives."""
 
 
 def smooth_round_robin(weights: list[float], n: int) -> list[int]:
@@ -127,7 +127,9 @@ class TemplateTeacher:
     def prompt_for(self, request: Request) -> str:
         return f"template:{request.category}:{request.difficulty}:{request.data_type or '*'}"
 
-    def complete(self, requests: list[Request]) -> list[Response]:
+    rows_per_request = 1
+
+    def complete(self, requests: list[Request], on_response=None) -> list[Response]:
         out = []
         for r in requests:
             rng = random.Random(f"{self.seed}:{r.namespace}:{r.index}")
@@ -136,14 +138,18 @@ class TemplateTeacher:
                 cands = self.grammar.candidates(r.category, r.difficulty)
             template = rng.choices(cands, weights=[t.weight for t in cands])[0]
             pair = self.grammar.render(template, rng)
-            out.append(Response(text=json.dumps(pair, ensure_ascii=False), usage={}, stop_reason="end"))
+            resp = Response(text=json.dumps(pair, ensure_ascii=False), usage={}, stop_reason="end")
+            if on_response is not None:
+                on_response(r, resp)
+            out.append(resp)
         return out
 
 
-def make_teacher(spec: TaskSpec, cfg: dict, seed: int) -> Teacher:
+def make_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> Teacher:
+    """The teacher `teacher.provider` names; LLM providers check their API key here, before any work."""
     provider = cfg.get("provider", "template")
     if provider == "template":
         return TemplateTeacher(spec, seed)
-    raise SpecError(
-        f"teacher.provider={provider!r} is not supported by this version; use 'template'"
-    )
+    from .providers import LLMTeacher
+
+    return LLMTeacher(spec, cfg, seed, cache_dir)

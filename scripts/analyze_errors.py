@@ -1,0 +1,158 @@
+"""analyze_errors: give every dev failure a cause, cluster failures within a cause, plan repair data.
+
+    python scripts/analyze_errors.py --params params.yaml --specs specs \
+        --predictions outputs/predictions/predictions_dev.jsonl \
+        --report outputs/eval_reports/error_analysis.md --plan outputs/eval_reports/repair_plan.json \
+        --metrics metrics/analyze_errors.json
+
+The repair plan names categories and data types with a row count each. To act on it, copy it to
+data/repair_plan.json and run `dvc exp run -S repair=true` (generate reads it then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from slm_factory import embeddings
+from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.gates import parse_output
+from slm_factory.rows import read_jsonl
+from slm_factory.spec import TaskSpec
+
+log = get_logger("analyze_errors")
+
+ROOT_CAUSES = {
+    "wrong_schema": "output is not valid JSON for the contract; add schema-only and schema_repair rows",
+    "too_verbose": "JSON is wrapped in prose; add rows whose answers are bare JSON under chatty inputs",
+    "wrong_tool": "tools confused with each other; add near_miss rows contrasting the two tools",
+    "wrong_argument": "right tool, wrong value; add rows exercising the normalisation rule for that argument",
+    "hallucinated_field": "arguments the user never gave; add rows where optional arguments are omitted",
+    "refused_when_should_act": "no_tool for a valid request; add canonical and production_like rows of that tool",
+    "acted_when_should_refuse": "a tool call where none applies; add negative and near_miss no_tool rows",
+    "fails_long_input": "long context derails it; add boundary rows with long preambles",
+    "fails_adversarial_input": "injection or conflicting instructions; add adversarial rows",
+}
+
+
+def cause_of(p: dict, spec: TaskSpec, long_chars: int) -> str:
+    neg = spec.negative_label
+    if p["set"] == "adversarial" or p["data_type"] == "adversarial":
+        return "fails_adversarial_input"
+    if len(p["user"]) > long_chars:
+        return "fails_long_input"
+    if not p["parsed"]:
+        obj, _ = parse_output(p["predicted"])
+        return "too_verbose" if obj is not None else "wrong_schema"
+    if neg and p["label_predicted"] == neg and p["label_expected"] != neg:
+        return "refused_when_should_act"
+    if neg and p["label_expected"] == neg and p["label_predicted"] != neg:
+        return "acted_when_should_refuse"
+    if not p["label_correct"]:
+        return "wrong_tool"
+    pred_args = spec.args_of(json.loads(p["predicted"]))
+    exp_args = spec.args_of(json.loads(p["expected"]))
+    if set(pred_args) - set(exp_args):
+        return "hallucinated_field"
+    if not p["schema_valid"]:
+        return "wrong_schema"
+    return "wrong_argument"
+
+
+def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
+    """Deterministic single-pass clustering: join the first cluster whose leader is close enough."""
+    leaders: list[int] = []
+    labels = []
+    for i in range(len(emb)):
+        sims = emb[leaders] @ emb[i] if leaders else np.array([])
+        k = int(np.argmax(sims)) if len(sims) else -1
+        if k >= 0 and sims[k] >= threshold:
+            labels.append(k)
+        else:
+            leaders.append(i)
+            labels.append(len(leaders) - 1)
+    return labels
+
+
+def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float, rows_per_cluster: int,
+            long_chars: int = 250) -> tuple[list[dict], dict]:
+    failures = [p for p in preds if not p["exact"]]
+    by_cause: dict[str, list[dict]] = defaultdict(list)
+    for p in failures:
+        by_cause[cause_of(p, spec, long_chars)].append(p)
+    clusters = []
+    for cause, items in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
+        labels = leader_clusters(embed([p["user"] for p in items]), threshold) if embed else [0] * len(items)
+        groups: dict[int, list[dict]] = defaultdict(list)
+        for lab, p in zip(labels, items):
+            groups[lab].append(p)
+        for k, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            cat = Counter(p["category"] for p in members).most_common(1)[0][0]
+            dtype = Counter(p["data_type"] for p in members).most_common(1)[0][0]
+            wrong_args = Counter(a for p in members for a, ok in p["arg_results"].items() if not ok)
+            clusters.append({"cause": cause, "cluster": f"{cause}-{k + 1}", "size": len(members),
+                             "category": cat, "data_type": dtype,
+                             "wrong_arguments": dict(wrong_args.most_common(3)),
+                             "likely_root_cause": ROOT_CAUSES[cause], "examples": members})
+    plan: dict[tuple[str, str], dict] = {}
+    for c in clusters:
+        key = (c["category"], c["data_type"])
+        item = plan.setdefault(key, {"category": key[0], "data_type": key[1], "n": 0, "causes": []})
+        item["n"] += rows_per_cluster
+        item["causes"].append(c["cluster"])
+    return clusters, {"source": "analyze_errors on dev", "failures": len(failures), "total": len(preds),
+                      "items": sorted(plan.values(), key=lambda i: -i["n"])}
+
+
+def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
+    lines = ["# Error analysis (dev)", "", f"{plan['failures']} failures out of {plan['total']} rows.", "",
+             "| cluster | size | category | data type | likely root cause |", "|---|---:|---|---|---|"]
+    for c in clusters:
+        lines.append(f"| {c['cluster']} | {c['size']} | {c['category']} | {c['data_type']} | {c['likely_root_cause']} |")
+    for c in clusters:
+        lines += ["", f"## {c['cluster']} ({c['size']} rows)", "", f"Likely root cause: {c['likely_root_cause']}."]
+        if c["wrong_arguments"]:
+            lines.append(f"Most often wrong arguments: {c['wrong_arguments']}.")
+        lines.append("")
+        for p in c["examples"][:max_examples]:
+            lines += [f"- user: `{p['user'][:200]}`", f"  - expected: `{p['expected']}`",
+                      f"  - predicted: `{p['predicted'][:200]}`"]
+    lines += ["", "## Repair plan", "", "| category | data type | rows | clusters |", "|---|---|---:|---|"]
+    for i in plan["items"]:
+        lines.append(f"| {i['category']} | {i['data_type']} | {i['n']} | {', '.join(i['causes'])} |")
+    lines += ["", "Apply it: `cp outputs/eval_reports/repair_plan.json data/repair_plan.json && "
+              "dvc exp run -S repair=true`", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--specs", type=Path, required=True)
+    ap.add_argument("--predictions", type=Path, required=True)
+    ap.add_argument("--report", type=Path, required=True)
+    ap.add_argument("--plan", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True)
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    cfg = params["analyze_errors"]
+    spec = TaskSpec.load(a.specs)
+    preds = read_jsonl(a.predictions)
+    model = params["dedupe"].get("embedding_model", embeddings.BUNDLED)
+    clusters, plan = analyze(preds, spec, lambda t: embeddings.encode(model, t),
+                             float(cfg["cluster_threshold"]), int(cfg["rows_per_cluster"]))
+    a.report.parent.mkdir(parents=True, exist_ok=True)
+    a.report.write_text(report(clusters, plan, int(cfg["max_examples"])))
+    write_json(a.plan, plan)
+    write_json(a.metrics, {"failures": plan["failures"], "clusters": len(clusters),
+                           "by_cause": dict(Counter(c["cause"] for c in clusters for _ in c["examples"])),
+                           "repair_rows_planned": sum(i["n"] for i in plan["items"])})
+    log.info("%d failures in %d clusters", plan["failures"], len(clusters))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""baseline: score the alternatives the fine-tune must beat, on dev, golden and adversarial.
+
+    python scripts/baseline.py --params params.yaml --specs specs --base-model outputs/base_model \
+        --train data/train.jsonl --eval data/eval/dev.jsonl data/eval/golden.jsonl \
+        data/eval/adversarial.jsonl --out outputs/baselines --metrics metrics/baseline.json
+
+(a) base: the base model with the task's system prompt; (b) prompted: the base model with the full
+catalog prompt and few-shot examples from train; (c) rules: specs/rules.py, when the task has one;
+(d) larger: a bigger model through the teacher provider, when one is configured (else skipped, with
+the reason recorded). Baselines depend on data and the base model, never on LoRA params.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from slm_factory import modeling
+from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.evaluation import few_shot, load_sets, run_function, run_model, summaries, write_predictions
+from slm_factory.rows import read_rows
+from slm_factory.spec import TaskSpec
+
+log = get_logger("baseline")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--specs", type=Path, required=True)
+    ap.add_argument("--base-model", type=Path, required=True)
+    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--eval", type=Path, nargs="+", required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True)
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    cfg = params["baseline"]
+    spec = TaskSpec.load(a.specs)
+    sets = load_sets(a.eval, int(cfg.get("limit", 0)))
+    results: dict[str, dict] = {}
+
+    model, tok = modeling.load(a.base_model)
+    mnt, bs = int(cfg["max_new_tokens"]), int(cfg["batch_size"])
+    scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], mnt, bs)
+    write_predictions(a.out, "base_", scored)
+    results["base"] = {**summaries(scored, spec), "speed": speed}
+    log.info("base: %s", {k: v.get("exact_match") for k, v in summaries(scored, spec).items()})
+
+    shots = few_shot(read_rows(a.train), int(cfg["few_shot"]), int(params["seed"]))
+    scored, speed = run_model(model, tok, sets, spec, spec.prompted_system_prompt, shots, mnt, bs)
+    write_predictions(a.out, "prompted_", scored)
+    results["prompted"] = {**summaries(scored, spec), "speed": speed, "few_shot_ids": [s.id for s in shots]}
+    log.info("prompted: %s", {k: v.get("exact_match") for k, v in summaries(scored, spec).items()})
+
+    rules = spec.rules_module()
+    if rules is not None:
+        scored = run_function(lambda text: spec.canonical(rules.route(text)), sets, spec)
+        write_predictions(a.out, "rules_", scored)
+        results["rules"] = summaries(scored, spec)
+        log.info("rules: %s", {k: v.get("exact_match") for k, v in results["rules"].items()})
+    else:
+        results["rules"] = {"skipped": f"no {spec.raw.get('rules', 'rules.py')} in {a.specs}"}
+
+    provider = (params.get("teacher") or {}).get("provider", "template")
+    results["larger"] = {"skipped": f"teacher.provider is {provider!r}: no larger model is configured"}
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_json(a.metrics, results)
+    (a.out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Running a model (or any predictor) over eval sets and scoring it; shared by baseline and eval."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+from . import modeling
+from .metrics import Scored, score_row, summarize
+from .rows import Row, read_rows, write_jsonl
+from .spec import TaskSpec
+
+
+def load_sets(paths: list[Path], limit: int = 0) -> dict[str, list[Row]]:
+    """{set name (file stem): rows}; `limit` > 0 keeps the first rows of each (CI's tiny profile)."""
+    sets = {}
+    for p in paths:
+        rows = read_rows(p)
+        sets[p.stem] = rows[:limit] if limit and limit > 0 else rows
+    return sets
+
+
+def few_shot(train: list[Row], k: int, seed: int) -> list[Row]:
+    """k training rows, one category after another so every tool is shown before any repeats."""
+    rng = random.Random(seed)
+    by_cat: dict[str, list[Row]] = {}
+    for r in train:
+        by_cat.setdefault(r.provenance.category, []).append(r)
+    pools = {c: rng.sample(v, len(v)) for c, v in sorted(by_cat.items())}
+    out: list[Row] = []
+    while len(out) < k and any(pools.values()):
+        for c in list(pools):
+            if pools[c] and len(out) < k:
+                out.append(pools[c].pop())
+    return out
+
+
+def messages_for(row: Row, system: str, shots: list[Row] = ()) -> list[dict]:
+    msgs = [{"role": "system", "content": system}]
+    for s in shots:
+        msgs += [{"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant}]
+    msgs.append({"role": "user", "content": row.user})
+    return msgs
+
+
+def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: str, shots: list[Row],
+              max_new_tokens: int, batch_size: int) -> tuple[dict[str, list[Scored]], dict]:
+    scored, seconds, new_tokens = {}, 0.0, 0
+    # The system prompt and few-shot turns are the same for every row: encode them once.
+    prefix = None
+    if shots:
+        prefix = modeling.render(tok, messages_for(shots[0], system, shots)[:-1], add_generation_prompt=False)
+    for name, rows in sets.items():
+        prompts = [modeling.render(tok, messages_for(r, system, shots)) for r in rows]
+        gen = modeling.generate(model, tok, prompts, max_new_tokens, batch_size,
+                                prefix=prefix if prefix and all(p.startswith(prefix) for p in prompts) else None)
+        seconds += gen.seconds
+        new_tokens += gen.new_tokens
+        scored[name] = [score_row(r, t, spec, name, lat) for r, t, lat in zip(rows, gen.texts, gen.latencies)]
+    speed = {"generation_seconds": round(seconds, 2), "new_tokens": new_tokens,
+             "tokens_per_second": round(new_tokens / seconds, 1) if seconds else None}
+    return scored, speed
+
+
+def run_function(fn: Callable[[str], str], sets: dict[str, list[Row]], spec: TaskSpec) -> dict[str, list[Scored]]:
+    return {name: [score_row(r, fn(r.user), spec, name) for r in rows] for name, rows in sets.items()}
+
+
+def summaries(scored: dict[str, list[Scored]], spec: TaskSpec) -> dict[str, dict]:
+    return {name: summarize(s, spec, adversarial=name == "adversarial") for name, s in scored.items()}
+
+
+def write_predictions(out_dir: Path, prefix: str, scored: dict[str, list[Scored]]) -> None:
+    for name, s in scored.items():
+        write_jsonl(out_dir / f"{prefix}{name}.jsonl", [x.to_dict() for x in s])

@@ -1,0 +1,383 @@
+"""LLM teachers: Anthropic, OpenAI and any OpenAI-compatible server, through the official SDKs.
+
+Keys come only from the SDKs' usual environment variables (ANTHROPIC_API_KEY, OPENAI_API_KEY, or the
+one `teacher.api_key_env` names); ANTHROPIC_BASE_URL / OPENAI_BASE_URL keep working, and
+`teacher.base_url` overrides them. Requests run concurrently up to `teacher.concurrency`, under
+`teacher.requests_per_minute` and `teacher.tokens_per_minute`; the SDKs retry 429/5xx/timeouts with
+backoff that honours Retry-After. Every response is handed to `on_response` the moment it arrives
+(generate caches it durably there), so a killed run never pays twice. `teacher.max_cost_usd` stops
+dispatching before the worst case of what is in flight could exceed the budget.
+`teacher.mode: batch` uses the OpenAI Batch API / Anthropic Message Batches (half price); submitted
+batch ids are kept next to the cache so a restarted run polls them instead of resubmitting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .spec import SpecError, TaskSpec
+from .teacher import Request, Response
+
+KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+BATCH_STORE = "pending_batches.json"
+OnResponse = Callable[[Request, Response], None]
+
+
+class TeacherConfigError(SpecError):
+    """Bad teacher configuration (missing key, unknown provider or model price)."""
+
+
+def api_key_env(cfg: dict) -> str:
+    provider = cfg.get("provider")
+    if provider == "openai_compatible":
+        return cfg.get("api_key_env") or "OPENAI_API_KEY"
+    if provider not in KEY_ENV:
+        raise TeacherConfigError(f"unknown teacher.provider {provider!r}: "
+                                 "use template, anthropic, openai or openai_compatible")
+    return KEY_ENV[provider]
+
+
+def require_key(cfg: dict) -> str:
+    """The API key, or one clear error naming the variable, before any work is done."""
+    env = api_key_env(cfg)
+    key = os.environ.get(env)
+    if not key:
+        raise TeacherConfigError(f"teacher.provider={cfg.get('provider')} needs the environment variable {env} "
+                                 "(export it, or use teacher.provider: template for the offline default)")
+    return key
+
+
+def load_prices(spec: TaskSpec) -> dict[str, dict[str, float]]:
+    path = spec.root / spec.raw.get("prices", "prices.yaml")
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+
+@dataclass
+class Budget:
+    """Dollar accounting: what was spent, and the worst case of what is in flight."""
+
+    limit: float | None
+    price_in: float  # USD per token
+    price_out: float
+    spent: float = 0.0
+    reserved: float = 0.0
+    exhausted: bool = False
+
+    def cost(self, usage: dict) -> float:
+        return usage.get("input_tokens", 0) * self.price_in + usage.get("output_tokens", 0) * self.price_out
+
+    def try_reserve(self, worst: float) -> bool:
+        if self.limit is not None and self.spent + self.reserved + worst > self.limit:
+            self.exhausted = True
+            return False
+        self.reserved += worst
+        return True
+
+    def settle(self, worst: float, usage: dict | None) -> None:
+        self.reserved -= worst
+        if usage:
+            self.spent += self.cost(usage)
+
+
+@dataclass
+class RateLimiter:
+    """Requests/minute and tokens/minute over a sliding 60 s window (None = unlimited)."""
+
+    rpm: int | None
+    tpm: int | None
+    _starts: deque = field(default_factory=deque)
+    _tokens: deque = field(default_factory=deque)
+    _lock: asyncio.Lock | None = None
+
+    async def wait(self, tokens: int) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                for q in (self._starts, self._tokens):
+                    while q and now - q[0][0] >= 60:
+                        q.popleft()
+                ok_r = self.rpm is None or len(self._starts) < self.rpm
+                ok_t = self.tpm is None or sum(t for _, t in self._tokens) + tokens <= self.tpm or not self._tokens
+                if ok_r and ok_t:
+                    self._starts.append((now, 1))
+                    self._tokens.append((now, tokens))
+                    return
+                oldest = min(q[0][0] for q in (self._starts, self._tokens) if q)
+                await asyncio.sleep(max(0.01, 60 - (now - oldest)))
+
+
+@dataclass
+class RunStats:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class LLMTeacher:
+    """A teacher behind the Anthropic or OpenAI SDK. See the module docstring."""
+
+    def __init__(self, spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None):
+        self.spec, self.cfg, self.seed = spec, cfg, seed
+        self.provider = cfg["provider"]
+        self.model = cfg.get("model")
+        if not self.model:
+            raise TeacherConfigError(f"teacher.model is required for provider {self.provider}")
+        self.api_key = require_key(cfg)
+        self.mode = cfg.get("mode", "online")
+        self.rows_per_request = int(cfg.get("rows_per_request", 5))
+        self.template = spec.prompt_text(cfg.get("prompt", "generate.md"))
+        self.cache_dir = cache_dir
+        prices = load_prices(spec)
+        price = prices.get(self.model)
+        limit = cfg.get("max_cost_usd")
+        if price is None and limit is not None:
+            raise TeacherConfigError(f"teacher.max_cost_usd is set but {spec.root}/prices.yaml has no price for "
+                                     f"model {self.model!r}; add one so the budget can be enforced")
+        price = price or {"input": 0.0, "output": 0.0}
+        factor = 0.5 if self.mode == "batch" else 1.0  # both batch APIs are half price
+        self.budget = Budget(limit=float(limit) if limit is not None else None,
+                             price_in=factor * float(price["input"]) / 1e6,
+                             price_out=factor * float(price["output"]) / 1e6)
+        self.stats = RunStats()
+        self.progress: Callable[[RunStats, Budget], None] | None = None
+        self._client = None
+
+    # --- identity and prompts -----------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return str(self.client().base_url)
+
+    def identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "base_url": self.base_url,
+                "temperature": self.cfg.get("temperature"), "max_tokens": self.cfg.get("max_tokens"),
+                "rows_per_request": self.rows_per_request, "seed": self.seed,
+                "template": hashlib.sha256(self.template.encode()).hexdigest()[:16]}
+
+    def prompt_for(self, r: Request) -> str:
+        spec = self.spec
+        fill = {
+            "task": spec.raw.get("description") or spec.prompted_system_prompt,
+            "schema": json.dumps(spec.json_schema(), separators=(",", ":")),
+            "n": str(self.rows_per_request), "category": r.category, "difficulty": r.difficulty,
+            "data_type": r.data_type or "any of: " + ", ".join(spec.data_types()),
+            "edge_case": (spec.raw.get("edge_cases") or {}).get(r.data_type or "", "one that a real user would hit"),
+            "negative_constraints": "\n".join(f"- {c}" for c in spec.raw.get("negative_constraints", [])),
+            "rules": spec.raw.get("rules_summary", ""),
+            "index": str(r.index),
+        }
+        text = self.template
+        for k, v in fill.items():
+            text = text.replace("{" + k + "}", v)
+        return text + f"\n(request {r.namespace}-{r.index})\n"
+
+    def worst_case_cost(self, prompt: str) -> float:
+        return (len(prompt) / 3) * self.budget.price_in + int(self.cfg.get("max_tokens", 1024)) * self.budget.price_out
+
+    # --- clients --------------------------------------------------------------------------------
+    def client(self):
+        if self._client is None:
+            kw = {"api_key": self.api_key, "max_retries": int(self.cfg.get("max_retries", 4)),
+                  "timeout": float(self.cfg.get("timeout_s", 60))}
+            if self.cfg.get("base_url"):
+                kw["base_url"] = self.cfg["base_url"]
+            if self.provider == "anthropic":
+                from anthropic import AsyncAnthropic
+                self._client = AsyncAnthropic(**kw)
+            else:
+                from openai import AsyncOpenAI
+                self._client = AsyncOpenAI(**kw)
+        return self._client
+
+    def _body(self, prompt: str, r: Request) -> dict:
+        msgs = [{"role": "user", "content": prompt}]
+        mt = int(self.cfg.get("max_tokens", 1024))
+        temp = float(self.cfg.get("temperature", 0.8))
+        if self.provider == "anthropic":  # the current Messages API takes no temperature
+            return {"model": self.model, "max_tokens": mt, "messages": msgs}
+        body = {"model": self.model, "messages": msgs, "temperature": temp, "seed": self.seed + r.index}
+        body["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = mt
+        return body
+
+    @staticmethod
+    def _from_anthropic(msg) -> Response:
+        text = "".join(getattr(b, "text", "") for b in msg.content)
+        stop = {"max_tokens": "max_tokens", "refusal": "refusal"}.get(msg.stop_reason or "", "end")
+        return Response(text=text, stop_reason=stop, usage={"input_tokens": msg.usage.input_tokens,
+                                                            "output_tokens": msg.usage.output_tokens})
+
+    @staticmethod
+    def _from_openai(comp) -> Response:
+        choice = comp.choices[0]
+        stop = "max_tokens" if choice.finish_reason == "length" else "end"
+        if getattr(choice.message, "refusal", None):
+            stop = "refusal"
+        text = choice.message.content or getattr(choice.message, "refusal", "") or ""
+        usage = comp.usage
+        return Response(text=text, stop_reason=stop, usage={"input_tokens": usage.prompt_tokens if usage else 0,
+                                                            "output_tokens": usage.completion_tokens if usage else 0})
+
+    async def _one(self, r: Request, prompt: str) -> Response:
+        body = self._body(prompt, r)
+        if self.provider == "anthropic":
+            return self._from_anthropic(await self.client().messages.create(**body))
+        return self._from_openai(await self.client().chat.completions.create(**body))
+
+    # --- online mode ----------------------------------------------------------------------------
+    def complete(self, requests: list[Request], on_response: OnResponse) -> RunStats:
+        if self.mode == "batch":
+            return asyncio.run(self._batch(requests, on_response))
+        return asyncio.run(self._online(requests, on_response))
+
+    async def _online(self, requests: list[Request], on_response: OnResponse) -> RunStats:
+        sem = asyncio.Semaphore(int(self.cfg.get("concurrency", 8)))
+        limiter = RateLimiter(self.cfg.get("requests_per_minute"), self.cfg.get("tokens_per_minute"))
+        stop = asyncio.Event()
+
+        async def run(r: Request) -> None:
+            async with sem:
+                if stop.is_set():
+                    self.stats.skipped += 1
+                    return
+                prompt = self.prompt_for(r)
+                worst = self.worst_case_cost(prompt)
+                if not self.budget.try_reserve(worst):
+                    stop.set()  # stop cleanly: nothing new starts, what is in flight finishes
+                    self.stats.skipped += 1
+                    return
+                await limiter.wait(int(len(prompt) / 3) + int(self.cfg.get("max_tokens", 1024)))
+                usage = None
+                try:
+                    resp = await self._one(r, prompt)
+                    usage = resp.usage
+                    self._record(r, resp, on_response)
+                except Exception as e:  # noqa: BLE001 - after the SDK's retries, a request is reported, not fatal
+                    self.stats.failed += 1
+                    self.stats.errors.append(f"{r.namespace}:{r.index}: {type(e).__name__}: {str(e)[:200]}")
+                finally:
+                    self.budget.settle(worst, usage)
+                    if self.progress:
+                        self.progress(self.stats, self.budget)
+
+        await asyncio.gather(*(run(r) for r in requests))
+        await self.client().close()
+        self._client = None
+        return self.stats
+
+    def _record(self, r: Request, resp: Response, on_response: OnResponse) -> None:
+        self.stats.done += 1
+        self.stats.input_tokens += resp.usage.get("input_tokens", 0)
+        self.stats.output_tokens += resp.usage.get("output_tokens", 0)
+        on_response(r, resp)
+
+    # --- batch mode -------------------------------------------------------------------------------
+    def _store(self) -> Path:
+        if self.cache_dir is None:
+            raise TeacherConfigError("batch mode needs a cache folder to remember submitted batches")
+        return self.cache_dir / BATCH_STORE
+
+    def _pending(self) -> list[dict]:
+        p = self._store()
+        return json.loads(p.read_text()) if p.exists() else []
+
+    def _save_pending(self, items: list[dict]) -> None:
+        p = self._store()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(items, indent=1))
+        os.replace(tmp, p)  # atomic: a crash leaves the old or the new list, never half of one
+
+    async def _batch(self, requests: list[Request], on_response: OnResponse) -> RunStats:
+        by_key = {self.request_key(r): r for r in requests}
+        pending = [b for b in self._pending() if b["identity"] == self.identity()]
+        waiting = {k for b in pending for k in b["keys"]}
+        todo = [r for k, r in by_key.items() if k not in waiting]
+        if todo:
+            todo = [r for r in todo if self.budget.try_reserve(self.worst_case_cost(self.prompt_for(r)))] \
+                if self.budget.limit is not None else todo
+            self.stats.skipped += len(by_key) - len(waiting) - len(todo)
+            if todo:
+                batch_id = await self._submit(todo)
+                pending.append({"identity": self.identity(), "batch_id": batch_id,
+                                "keys": [self.request_key(r) for r in todo]})
+                self._save_pending(self._pending() + [pending[-1]])
+        for b in pending:
+            results = await self._collect(b["batch_id"])
+            for key, resp_or_err in results.items():
+                r = by_key.get(key)
+                if r is None:
+                    continue
+                if isinstance(resp_or_err, Response):
+                    self.budget.settle(0.0, resp_or_err.usage)
+                    self._record(r, resp_or_err, on_response)
+                else:
+                    self.stats.failed += 1
+                    self.stats.errors.append(f"{r.namespace}:{r.index}: {resp_or_err}")
+            self._save_pending([x for x in self._pending() if x["batch_id"] != b["batch_id"]])
+        await self.client().close()
+        self._client = None
+        return self.stats
+
+    def request_key(self, r: Request) -> str:
+        from .teacher import ResponseCache
+        return ResponseCache.key(self.identity(), self.prompt_for(r), r)
+
+    async def _submit(self, requests: list[Request]) -> str:
+        c = self.client()
+        if self.provider == "anthropic":
+            batch = await c.messages.batches.create(requests=[
+                {"custom_id": self.request_key(r), "params": self._body(self.prompt_for(r), r)} for r in requests])
+            return batch.id
+        lines = [json.dumps({"custom_id": self.request_key(r), "method": "POST", "url": "/v1/chat/completions",
+                             "body": self._body(self.prompt_for(r), r)}) for r in requests]
+        f = await c.files.create(file=("requests.jsonl", ("\n".join(lines) + "\n").encode()), purpose="batch")
+        batch = await c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+        return batch.id
+
+    async def _collect(self, batch_id: str) -> dict[str, Response | str]:
+        c = self.client()
+        poll = float(self.cfg.get("batch_poll_s", 30))
+        out: dict[str, Response | str] = {}
+        if self.provider == "anthropic":
+            while (await c.messages.batches.retrieve(batch_id)).processing_status != "ended":
+                await asyncio.sleep(poll)
+            async for item in await c.messages.batches.results(batch_id):
+                if item.result.type == "succeeded":
+                    out[item.custom_id] = self._from_anthropic(item.result.message)
+                else:
+                    out[item.custom_id] = f"batch result {item.result.type}"
+            return out
+        while True:
+            b = await c.batches.retrieve(batch_id)
+            if b.status in ("completed", "failed", "expired", "cancelled"):
+                break
+            await asyncio.sleep(poll)
+        from openai.types.chat import ChatCompletion
+        for file_id in (b.output_file_id, b.error_file_id):
+            if not file_id:
+                continue
+            text = (await c.files.content(file_id)).text
+            for line in text.splitlines():
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                resp = item.get("response") or {}
+                if resp.get("status_code") == 200:
+                    out[item["custom_id"]] = self._from_openai(ChatCompletion.model_validate(resp["body"]))
+                else:
+                    out[item["custom_id"]] = f"batch error {resp.get('status_code')}: {item.get('error')}"
+        return out

@@ -1,0 +1,98 @@
+"""What both training backends share: data shaping, step arithmetic, and the outputs they write."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from .common import write_json
+from .rows import Row
+
+
+def prompt_completion(rows: list[Row]) -> list[dict]:
+    """Conversational prompt/completion pairs: TRL puts the loss on the completion (assistant) only,
+    and renders both with the tokenizer's own chat template, exactly as eval renders prompts."""
+    return [{"prompt": [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}],
+             "completion": [{"role": "assistant", "content": r.assistant}]} for r in rows]
+
+
+def total_steps(n_rows: int, batch_size: int, grad_accum: int, epochs: float, max_steps: int) -> int:
+    if max_steps and max_steps > 0:
+        return max_steps
+    return max(1, math.ceil(n_rows / (batch_size * grad_accum)) * math.ceil(epochs))
+
+
+def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, extra: dict) -> dict:
+    """Loss curve as CSV (a DVC plot) and the stage's metrics."""
+    loss_csv.parent.mkdir(parents=True, exist_ok=True)
+    points = [h for h in log_history if "loss" in h and "step" in h]
+    with loss_csv.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "loss", "learning_rate"])
+        for h in points:
+            w.writerow([h["step"], round(float(h["loss"]), 5), h.get("learning_rate", "")])
+    final = points[-1]["loss"] if points else None
+    metrics = {"final_loss": round(float(final), 5) if final is not None else None,
+               "first_loss": round(float(points[0]["loss"]), 5) if points else None, **extra}
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+def sft_config(params: dict, out: Path, steps: int, cuda: bool, **overrides):
+    """The SFTConfig both backends train with, built from params.yaml."""
+    from trl import SFTConfig
+
+    cfg = params["train"]
+    kw = dict(
+        output_dir=str(out.parent / ".trainer"),
+        per_device_train_batch_size=int(cfg["batch_size"]),
+        gradient_accumulation_steps=int(cfg["grad_accum"]),
+        learning_rate=float(params["learning_rate"]),
+        num_train_epochs=float(params["epochs"]),
+        max_steps=int(cfg.get("max_steps", -1)),
+        warmup_steps=int(float(cfg.get("warmup_ratio", 0.0)) * steps),
+        lr_scheduler_type="cosine",
+        logging_steps=max(1, steps // 50),
+        save_strategy="no",
+        report_to="none",
+        seed=int(cfg["seed"]),
+        data_seed=int(cfg["seed"]),
+        bf16=cuda,
+        max_length=int(cfg["max_seq_length"]),
+        packing=bool(cfg.get("packing", False)),
+        completion_only_loss=True,
+        use_cpu=not cuda,
+        disable_tqdm=True,
+        # Recomputing activations saves memory a small model does not need, at ~30% more time.
+        gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)),
+    )
+    kw.update(overrides)
+    return SFTConfig(**kw)
+
+
+def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,
+           n_rows: int) -> dict:
+    """Save the adapter and tokenizer, the loss curve and the metrics."""
+    trainer.model.save_pretrained(str(out))
+    tok.save_pretrained(str(out))
+    seen = max([int(h["num_tokens"]) for h in trainer.state.log_history if "num_tokens" in h] or [0])
+    return write_outputs(trainer.state.log_history, loss_csv, metrics_path, {
+        "backend": backend, "steps": trainer.state.global_step, "train_rows": n_rows,
+        "train_seconds": round(seconds, 1), "tokens_per_second": round(seen / seconds, 1) if seconds else None,
+        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+    })
+
+
+def parse_args(doc: str, argv: list[str] | None):
+    """The arguments every backend takes (the train stage passes them through unchanged)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--base-model", type=Path, required=True)
+    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--loss-csv", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True)
+    return ap.parse_args(argv)

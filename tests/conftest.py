@@ -1,0 +1,58 @@
+"""Shared fixtures: the real default specs, and tiny rows built in memory."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from slm_factory.rows import make_row  # noqa: E402
+from slm_factory.spec import TaskSpec  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def spec() -> TaskSpec:
+    return TaskSpec.load(ROOT / "specs")
+
+
+@pytest.fixture
+def row_factory(spec):
+    def make(user: str, output, category: str = "create_reminder", data_type: str = "canonical",
+             group: str | None = None, system: str | None = None):
+        assistant = output if isinstance(output, str) else json.dumps(output, separators=(",", ":"))
+        return make_row(system if system is not None else spec.system_prompt, user, assistant, dict(
+            category=category, data_type=data_type, difficulty="easy", source="template", batch="batch_001",
+            group=group or f"g:{user[:20]}"))
+    return make
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    """The bundled model's tokenizer saved as a plain folder (what prepare_base writes, minus weights)."""
+    from transformers import AutoTokenizer
+
+    from slm_factory.modeling import BUNDLED, resolve_base
+
+    path, gguf = resolve_base(BUNDLED)
+    tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
+    out = tmp_path_factory.mktemp("tok")
+    tok.save_pretrained(out)
+    return out
+
+
+def load_script(name: str):
+    """Import a stage script as a module (tests call its main(); scripts never import each other)."""
+    import importlib.util
+
+    path = ROOT / ("training" if name.startswith("train_") else "scripts") / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

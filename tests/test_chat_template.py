@@ -1,0 +1,35 @@
+"""Training and eval render prompts with the tokenizer's own chat template, identically."""
+
+from transformers import AutoTokenizer
+
+from slm_factory import modeling
+from slm_factory.evaluation import messages_for
+from slm_factory.train_common import prompt_completion
+
+
+def test_training_text_extends_the_eval_prompt(tokenizer_dir, row_factory, spec):
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    row = row_factory("remind me to call Sam tomorrow at 9am", {"tool": "create_reminder", "arguments": {
+        "text": "call Sam", "date": "tomorrow", "time": "09:00"}})
+    pc = prompt_completion([row])[0]
+    prompt = modeling.render(tok, pc["prompt"])                       # what TRL treats as the prompt
+    full = tok.apply_chat_template(pc["prompt"] + pc["completion"], tokenize=False)
+    eval_prompt = modeling.render(tok, messages_for(row, spec.system_prompt))  # what eval generates from
+    assert prompt == eval_prompt
+    assert full.startswith(prompt)
+    completion = full[len(prompt):]
+    assert completion.startswith(row.assistant)
+    assert tok.eos_token in completion  # the model learns to stop
+    # round trip: the assistant answer is recovered exactly from the rendered conversation
+    assert completion.split(tok.eos_token)[0] == row.assistant
+
+
+def test_stop_rule_only_stops_when_the_verdict_is_final():
+    from slm_factory.modeling import verdict_is_final
+
+    assert verdict_is_final("Sure! Here is")              # no JSON value starts with "S"
+    assert verdict_is_final("```json")
+    assert not verdict_is_final('{"tool":"set_ti')        # still could become valid
+    assert not verdict_is_final('{"tool":"no_tool","arguments":{}}')  # complete: wait for EOS
+    assert verdict_is_final('{"tool":"no_tool","arguments":{}} Let me know')  # extra text: invalid anyway
+    assert not verdict_is_final('  ')

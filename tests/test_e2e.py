@@ -1,0 +1,94 @@
+"""End to end on a tiny profile: a fresh copy of the repo, `dvc repro`, a no-op second repro,
+`dvc exp run -S lora_rank=32` rerunning only train/eval/analyze_errors, and eval.py on any file."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def sh(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert p.returncode == 0, f"{' '.join(cmd)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
+    return p.stdout + p.stderr
+
+
+def tiny_profile(params: dict) -> dict:
+    params["n_examples"] = 140
+    params["generate"]["batch_size"] = 50
+    params["baseline"].update(limit=3, few_shot=2, max_new_tokens=24)
+    params["train"].update(max_steps=2, batch_size=4)
+    params["eval"].update(limit=4, max_new_tokens=32)
+    return params
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    dst = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for f in files:
+        src = ROOT / f
+        if src.is_file() and not f.startswith(("metrics/", "registry/", "outputs/")) and f != "dvc.lock":
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / f)
+    params = tiny_profile(yaml.safe_load((dst / "params.yaml").read_text()))
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(["git", "init", "-q"], dst)
+    sh(["git", "config", "user.email", "ci@localhost"], dst)
+    sh(["git", "config", "user.name", "ci"], dst)
+    sh(["git", "add", "-A"], dst)
+    sh(["git", "commit", "-qm", "tiny"], dst)
+    return dst
+
+
+def test_repro_then_noop_then_experiment(repo):
+    sh(["dvc", "repro"], repo)
+    val = json.loads((repo / "metrics/validate.json").read_text())
+    assert val["input"] == val["accepted"] + val["rejected"]
+    ded = json.loads((repo / "metrics/dedupe.json").read_text())
+    assert ded["input"] == ded["kept"] + ded["dropped"] == val["accepted"]
+    spl = json.loads((repo / "metrics/split.json").read_text())
+    assert spl["train_rows"] + spl["dev_rows"] + spl["test_rows"] == ded["kept"]
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert set(ev) >= {"dev", "golden", "adversarial", "release_gates"} and "test" not in ev
+    assert (repo / "outputs/eval_reports/report.md").read_text().startswith("# Evaluation report")
+    assert (repo / "outputs/eval_reports/error_analysis.md").exists()
+    assert json.loads((repo / "outputs/eval_reports/repair_plan.json").read_text())["items"] is not None
+    assert len((repo / "registry/datasets.jsonl").read_text().splitlines()) == 1
+    assert len((repo / "registry/runs.jsonl").read_text().splitlines()) == 1
+
+    out = sh(["dvc", "repro"], repo)
+    assert "Running stage" not in out
+    assert len((repo / "registry/datasets.jsonl").read_text().splitlines()) == 1
+
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "first run"], repo)
+    out = sh(["dvc", "exp", "run", "-S", "lora_rank=32"], repo)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train", "eval", "analyze_errors"}
+    runs = [json.loads(x) for x in (repo / "registry/runs.jsonl").read_text().splitlines()]
+    assert [r["params"]["lora_rank"] for r in runs] == [16, 32]
+    assert runs[0]["dataset_version"] == runs[1]["dataset_version"] == json.loads(
+        (repo / "registry/datasets.jsonl").read_text())["version"]
+    shown = sh(["dvc", "exp", "show", "--no-pager", "--md"], repo)
+    assert "lora_rank" in shown
+
+    # eval.py scores any rows file with the same metrics, outside the pipeline
+    rows = (repo / "data/eval/golden.jsonl").read_text().splitlines()[:3]
+    (repo / "some.jsonl").write_text("\n".join(rows) + "\n")
+    sh([sys.executable, "scripts/eval.py", "--eval", "some.jsonl", "--out", "adhoc"], repo)
+    m = json.loads((repo / "adhoc/metrics.json").read_text())
+    assert m["some"]["n"] == 3 and "exact_match" in m["some"]

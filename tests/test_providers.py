@@ -1,0 +1,187 @@
+"""LLM teachers through the real anthropic/openai SDK clients against our own server on 127.0.0.1."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slm_factory.fake_llm import FakeLLM
+from slm_factory.providers import LLMTeacher, TeacherConfigError
+from slm_factory.spec import TaskSpec
+from slm_factory.teacher import ResponseCache, plan_requests
+
+from conftest import ROOT, load_script
+
+SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
+
+
+def params_file(tmp: Path, teacher: dict, n: int) -> Path:
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p["n_examples"] = n
+    p["teacher"] = {"temperature": 0.5, "max_tokens": 512, "concurrency": 4, "rows_per_request": 2,
+                    "max_retries": 2, "timeout_s": 5, **teacher}
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(p))
+    return path
+
+
+def gen_args(tmp: Path, params: Path) -> list[str]:
+    return ["--params", str(params), "--specs", str(ROOT / "specs"), "--cache", str(tmp / "cache"),
+            "--out", str(tmp / "data/generated"), "--rejected", str(tmp / "data/rejected/generate.jsonl"),
+            "--metrics", str(tmp / "metrics/generate.json")]
+
+
+def rejected_codes(tmp: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in (tmp / "data/rejected/generate.jsonl").read_text().splitlines():
+        for r in json.loads(line)["reasons"]:
+            out[r["code"]] = out.get(r["code"], 0) + 1
+    return out
+
+
+@pytest.fixture
+def keys(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+
+def test_missing_key_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    params = params_file(tmp_path, {"provider": "anthropic", "model": "claude-haiku-4-5"}, 4)
+    with pytest.raises(TeacherConfigError, match="ANTHROPIC_API_KEY"):
+        load_script("generate").main(gen_args(tmp_path, params))
+    assert not (tmp_path / "data").exists()  # failed before any work
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    params = params_file(tmp_path, {"provider": "openai_compatible", "model": "m", "api_key_env": "TOGETHER_API_KEY"}, 4)
+    with pytest.raises(TeacherConfigError, match="TOGETHER_API_KEY"):
+        load_script("generate").main(gen_args(tmp_path, params))
+
+
+def test_faults_are_retried_or_rejected_with_reasons(tmp_path, keys, tokenizer_dir):
+    faults = {0: "429", 1: "500", 2: "hang", 3: "malformed", 4: "truncated", 5: "refusal", 6: "injection",
+              7: "malformed_body"}
+    with FakeLLM(ROOT / "specs", faults=faults, hang_s=3) as fake:
+        params = params_file(tmp_path, {"provider": "anthropic", "model": "claude-haiku-4-5", "base_url": fake.url,
+                                        "timeout_s": 1.5}, 20)
+        load_script("generate").main(gen_args(tmp_path, params))
+        statuses = {}
+        for e in fake.log:
+            statuses.setdefault(e["index"], []).append(e["status"])
+    m = json.loads((tmp_path / "metrics/generate.json").read_text())
+    assert m["requests"] == 10
+    assert statuses[0][:2] == [429, 200] and statuses[1][:2] == [500, 200]  # retried after Retry-After / 500
+    assert fake.attempts[2] >= 2 and 200 in statuses[2]                       # hang: timed out, then retried
+    codes = rejected_codes(tmp_path)
+    assert codes.get("teacher_unparseable") == 1 and codes.get("teacher_truncated") == 1
+    assert codes.get("teacher_refused") == 1
+    raws = [json.loads(x).get("raw") for x in (tmp_path / "data/rejected/generate.jsonl").read_text().splitlines()]
+    assert any(r and "Here are the rows" in r for r in raws)  # the raw text is kept
+    assert codes.get("teacher_error") == 1  # the invalid HTTP body: reported after the SDK gave up
+    assert m["rows"] == 2 * 5 + 1  # 5 clean answers of 2 rows, and the injection answer's single row
+    assert m["input_tokens"] > 0 and m["cost_usd"] > 0
+    # the injected row passes generate but validate rejects it with a reason
+    load_script("validate").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--generated",
+                                  str(tmp_path / "data/generated"), "--base-model", str(tokenizer_dir),
+                                  "--accepted", str(tmp_path / "acc.jsonl"), "--rejected", str(tmp_path / "rej"),
+                                  "--metrics", str(tmp_path / "metrics/validate.json")])
+    v = json.loads((tmp_path / "metrics/validate.json").read_text())
+    assert v["rejected_by_reason"].get("output_not_json", 0) >= 1
+    assert v["input"] == v["accepted"] + v["rejected"]
+
+
+@pytest.mark.parametrize("provider", ["openai", "openai_compatible"])
+def test_openai_sdk_providers(tmp_path, keys, provider):
+    with FakeLLM(ROOT / "specs", faults={1: "refusal", 2: "truncated"}) as fake:
+        params = params_file(tmp_path, {"provider": provider, "model": "gpt-4o-mini", "base_url": fake.url + "/v1"}, 8)
+        load_script("generate").main(gen_args(tmp_path, params))
+        assert {e["path"] for e in fake.log} == {"/v1/chat/completions"}
+        m = json.loads((tmp_path / "metrics/generate.json").read_text())
+        assert m["rows"] == 4 and rejected_codes(tmp_path) == {"teacher_refused": 1, "teacher_truncated": 1}
+        sent = len(fake.log)
+        load_script("generate").main(gen_args(tmp_path, params))  # every response is cached, refusals included
+        assert len(fake.log) == sent
+        assert json.loads((tmp_path / "metrics/generate.json").read_text())["cache_hits"] == 4
+
+
+def test_budget_stops_cleanly_and_keeps_paid_rows(tmp_path, keys):
+    with FakeLLM(ROOT / "specs") as fake:
+        params = params_file(tmp_path, {"provider": "anthropic", "model": "claude-haiku-4-5", "base_url": fake.url,
+                                        "concurrency": 2, "max_cost_usd": 0.02}, 40)
+        load_script("generate").main(gen_args(tmp_path, params))
+        served = sum(1 for e in fake.log if e["status"] == 200)
+    m = json.loads((tmp_path / "metrics/generate.json").read_text())
+    assert m["budget_exhausted"] and m["cost_usd"] <= 0.02
+    assert 0 < m["rows"] == 2 * served < 40 and m["unanswered"] == 20 - served
+
+
+def test_no_api_key_in_any_output_or_log(tmp_path, keys, capfd):
+    with FakeLLM(ROOT / "specs", faults={0: "500"}) as fake:
+        params = params_file(tmp_path, {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake.url + "/v1"}, 6)
+        load_script("generate").main(gen_args(tmp_path, params))
+    out, err = capfd.readouterr()
+    assert SECRET not in out + err
+    for p in tmp_path.rglob("*"):
+        if p.is_file():
+            assert SECRET.encode() not in p.read_bytes(), p
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_batch_mode_restart_polls_instead_of_resubmitting(tmp_path, keys, provider):
+    url_suffix = "" if provider == "anthropic" else "/v1"
+    with FakeLLM(ROOT / "specs", batch_delay_s=2.0) as fake:
+        params = params_file(tmp_path, {"provider": provider, "model": "gpt-4o-mini" if provider == "openai"
+                                        else "claude-haiku-4-5", "base_url": fake.url + url_suffix, "mode": "batch",
+                                        "batch_poll_s": 0.2}, 8)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts/generate.py"), *gen_args(tmp_path, params)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while not fake.batches and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert len(fake.batches) == 1
+        load_script("generate").main(gen_args(tmp_path, params))
+        assert len(fake.batches) == 1  # the restarted run polled the stored batch
+    m = json.loads((tmp_path / "metrics/generate.json").read_text())
+    assert m["rows"] == 8 and m["requests"] == 4
+    assert not json.loads((tmp_path / "cache/pending_batches.json").read_text())
+
+
+def test_kill_and_resume_pays_once_and_matches_uninterrupted(tmp_path, keys):
+    teacher_cfg = {"provider": "anthropic", "model": "claude-haiku-4-5", "concurrency": 2}
+    with FakeLLM(ROOT / "specs", latency_s=0.25) as fake:
+        run_dir = tmp_path / "killed"
+        params = params_file(run_dir if run_dir.mkdir() is None else run_dir, {**teacher_cfg, "base_url": fake.url}, 32)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts/generate.py"), *gen_args(run_dir, params)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while sum(e["status"] == 200 for e in fake.log) < 5 and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        first = list(fake.log)
+        spec = TaskSpec.load(ROOT / "specs")
+        cfg = yaml.safe_load(params.read_text())["teacher"]
+        teacher = LLMTeacher(spec, cfg, 42, run_dir / "cache")
+        cache = ResponseCache(run_dir / "cache")
+        cached = {r.index for r in plan_requests(spec, 16)
+                  if cache.get(ResponseCache.key(teacher.identity(), teacher.prompt_for(r), r)) is not None}
+        cache.close()
+        assert cached and len(cached) < 16
+        load_script("generate").main(gen_args(run_dir, params))
+        again = {e["index"] for e in fake.log[len(first):]}
+        assert not again & cached  # no request that had completed was sent twice
+        assert again | cached == set(range(16))
+        clean_dir = tmp_path / "clean"
+        clean_dir.mkdir()
+        load_script("generate").main(gen_args(clean_dir, params_file(clean_dir, {**teacher_cfg, "base_url": fake.url}, 32)))
+    for f in sorted((clean_dir / "data/generated").glob("*.jsonl")):
+        assert f.read_text() == (run_dir / "data/generated" / f.name).read_text()

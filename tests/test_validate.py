@@ -1,0 +1,85 @@
+"""The gates: each kind of bad input lands in rejected with the right reason, and nothing is lost."""
+
+import json
+
+from slm_factory.gates import check_row, LeakCheck
+from slm_factory.rows import dump_line
+
+from conftest import load_script
+
+
+def _validate_module():
+    return load_script("validate")
+
+
+def words(convs):
+    """A stand-in token counter for unit tests: whitespace words of all messages."""
+    return [sum(len(m["content"].split()) for m in c) for c in convs]
+
+
+def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
+    good = row_factory("remind me to pay rent on Friday", {"tool": "create_reminder", "arguments": {
+        "text": "pay rent", "date": "friday"}})
+    unknown = row_factory("book me a flight to Rome", {"tool": "book_flight", "arguments": {}})
+    extra = row_factory("set a timer for 5 minutes", {"tool": "set_timer", "arguments": {
+        "duration_seconds": 300, "sound": "bell"}}, category="set_timer")
+    wrong_type = row_factory("set a timer for 5 minutes please", {"tool": "set_timer", "arguments": {
+        "duration_seconds": "300"}}, category="set_timer")
+    long = row_factory("remind me to " + "really " * 300 + "stretch today", {"tool": "create_reminder",
+                       "arguments": {"text": "stretch", "date": "today"}})
+    leak = row_factory("text Sam hi", {"tool": "send_message", "arguments": {
+        "recipient": "Sam", "channel": "sms", "body": "As an AI language model I cannot"}})
+    prose = row_factory("weather in Oslo", 'Sure! {"tool":"get_weather","arguments":{"location":"Oslo"}}')
+    spaced = row_factory("weather in Bergen", '{"tool": "get_weather", "arguments": {"location": "Bergen"}}')
+    null_opt = row_factory("remind me to nap today", {"tool": "create_reminder", "arguments": {
+        "text": "nap", "date": "today", "time": None}})
+    lines = [(1, dump_line(good)), (2, '{"id": "broken", "messages": [}'), (3, dump_line(unknown)),
+             (4, dump_line(extra)), (5, dump_line(wrong_type)), (6, dump_line(long)), (7, dump_line(leak)),
+             (8, dump_line(prose)), (9, dump_line(spaced)), (10, dump_line(null_opt))]
+    accepted, rejected = _validate_module().validate_batches({"batch_001": lines}, spec, words, 100, 4)
+    assert [r.id for r in accepted] == [good.id]
+    recs = rejected["batch_001"]
+    assert len(accepted) + len(recs) == len(lines)
+    codes = {r.line: {x.code for x in r.reasons} for r in recs}
+    assert codes[2] == {"json_invalid"}
+    assert "unknown_label" in codes[3]
+    assert "extra_field" in codes[4]
+    assert "wrong_type" in codes[5]
+    assert codes[6] == {"too_long"}
+    assert "leaked_instructions" in codes[7]
+    assert "output_extra_text" in codes[8]
+    assert codes[9] == {"output_not_canonical"}
+    assert "wrong_type" in codes[10]
+    by_line = {r.line: r for r in recs}
+    assert by_line[4].reasons[0].detail["field"].endswith("arguments.sound")
+    assert by_line[2].raw is not None  # the unparseable text is kept for review
+
+
+def test_label_conflict_rejects_both(spec, row_factory):
+    a = row_factory("ping me in 5 minutes", {"tool": "set_timer", "arguments": {"duration_seconds": 300}})
+    b = row_factory("Ping me in 5 minutes!", {"tool": "no_tool", "arguments": {}})
+    accepted, rejected = _validate_module().validate_batches(
+        {"b": [(1, dump_line(a)), (2, dump_line(b))]}, spec, words, 100, 4)
+    assert not accepted
+    assert all(r.reasons[0].code == "label_conflict" for r in rejected["b"])
+
+
+def test_system_prompt_and_trivial_gates(spec, row_factory):
+    leak = LeakCheck(spec.leak_patterns)
+    wrong_sys = row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}},
+                            system="You are helpful.")
+    assert [r.code for r in check_row(wrong_sys, spec, leak, 4)] == ["system_prompt_mismatch"]
+    tiny = row_factory("hi", {"tool": "no_tool", "arguments": {}})
+    assert [r.code for r in check_row(tiny, spec, leak, 4)] == ["trivial"]
+    tpl = row_factory("remind me to {chore} today", {"tool": "no_tool", "arguments": {}})
+    assert [r.code for r in check_row(tpl, spec, leak, 4)] == ["template_only"]
+
+
+def test_metrics_refuse_to_lose_rows(spec):
+    mod = _validate_module()
+    try:
+        mod.metrics_for(3, [], {"b": []}, spec)
+    except AssertionError as e:
+        assert "lost rows" in str(e)
+    else:
+        raise AssertionError("expected the no-loss check to fire")
