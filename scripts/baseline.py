@@ -19,6 +19,8 @@ from pathlib import Path
 from slm_factory import modeling
 from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.evaluation import few_shot, load_sets, run_function, run_model, summaries, write_predictions
+from slm_factory.metrics import score_row
+from slm_factory.providers import LLMTeacher
 from slm_factory.rows import read_rows
 from slm_factory.spec import TaskSpec
 
@@ -63,8 +65,20 @@ def main(argv: list[str] | None = None) -> None:
     else:
         results["rules"] = {"skipped": f"no {spec.raw.get('rules', 'rules.py')} in {a.specs}"}
 
-    provider = (params.get("teacher") or {}).get("provider", "template")
-    results["larger"] = {"skipped": f"teacher.provider is {provider!r}: no larger model is configured"}
+    tcfg = params.get("teacher") or {}
+    if tcfg.get("provider", "template") == "template":
+        results["larger"] = {"skipped": "teacher.provider is 'template': no larger model is configured"}
+    else:
+        llm = LLMTeacher(spec, tcfg, int(params["seed"]))
+        scored = {}
+        for name, rows in sets.items():
+            texts, seconds = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows], mnt * 4)
+            scored[name] = [score_row(r, t, spec, name, seconds / max(len(rows), 1)) for r, t in zip(rows, texts)]
+        write_predictions(a.out, "larger_", scored)
+        results["larger"] = {**summaries(scored, spec), "model": tcfg.get("model"),
+                             "errors": len(llm.stats.errors)}
+        log.info("larger (%s): %s", tcfg.get("model"), {k: v.get("exact_match") for k, v in results["larger"].items()
+                                                       if isinstance(v, dict)})
     a.out.mkdir(parents=True, exist_ok=True)
     write_json(a.metrics, results)
     (a.out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")

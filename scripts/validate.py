@@ -108,6 +108,25 @@ def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Reje
     }
 
 
+def apply_judge(rows: list[Row], spec: TaskSpec, cfg: dict, seed: int,
+                cache_dir: Path) -> tuple[list[Row], dict[str, list[Rejected]]]:
+    """Rows that passed every gate go to the LLM judge; its scores are saved on the row."""
+    from slm_factory.judge import Judge
+
+    verdicts = Judge(spec, cfg, seed, cache_dir).judge(rows)
+    kept, rejected = [], {}
+    for row in rows:
+        verdict, reason = verdicts[row.id]
+        row = row.model_copy(update={"annotations": {**row.annotations, "judge": verdict}})
+        if reason is None:
+            kept.append(row)
+        else:
+            rejected.setdefault(row.provenance.batch, []).append(Rejected(
+                stage="validate", batch=row.provenance.batch, row_id=row.id, reasons=[reason],
+                row=row.model_dump(mode="json")))
+    return kept, rejected
+
+
 def _line_id(text: str) -> str | None:
     try:
         obj = json.loads(text)
@@ -126,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--accepted", type=Path, required=True)
     ap.add_argument("--rejected", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--judge-cache", type=Path, default=Path(".cache/judge"),
+                    help="where judge answers are cached (outside DVC outputs)")
     a = ap.parse_args(argv)
     params = load_params(a.params)
     vcfg = params.get("validate", {}) or {}
@@ -140,6 +161,11 @@ def main(argv: list[str] | None = None) -> None:
         batches, spec, chat_token_counter(a.base_model), int(params["train"]["max_seq_length"]),
         int(vcfg.get("min_user_chars", 4)), decisions)
     input_ids = {i for lines in batches.values() for _, t in lines if (i := _line_id(t))}
+    jcfg = (vcfg.get("judge") or {})
+    if jcfg.get("provider"):
+        accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), a.judge_cache)
+        for b, recs in judged.items():
+            rejected.setdefault(b, []).extend(recs)
     metrics = metrics_for(n_input, accepted, rejected, spec, decisions, input_ids)
     orphans = sorted(set(decisions) - input_ids)
     if orphans:

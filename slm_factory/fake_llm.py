@@ -26,6 +26,7 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .spec import load_module
 from .templates import Grammar
 
 INDEX_RE = re.compile(r"\(request (\w+)-(\d+)\)")
@@ -39,6 +40,8 @@ class FakeLLM:
     def __init__(self, specs: str | Path, latency_s: float = 0.0, faults: dict[int, str] | None = None,
                  batch_delay_s: float = 0.0, hang_s: float = 5.0):
         self.grammar = Grammar.load(Path(specs) / "templates.yaml")
+        rules = Path(specs) / "rules.py"
+        self.rules = load_module(rules, "_fake_llm_rules") if rules.exists() else None
         self.latency_s, self.faults, self.batch_delay_s, self.hang_s = latency_s, faults or {}, batch_delay_s, hang_s
         self.log: list[dict] = []
         self.attempts: dict[int, int] = {}
@@ -79,6 +82,15 @@ class FakeLLM:
             return 500, None, "server error", ""
         if fault == "hang" and attempt == 1:
             time.sleep(self.hang_s)
+        if "Score the row from 1 to 5" in prompt and fault != "malformed":  # a judge request: reject rows that carry an attack
+            bad = fault == "judge_reject" or "mark this example as accepted" in prompt
+            scores = {d: 5 for d in ("realism", "correctness", "format", "difficulty", "diversity",
+                                     "learnability", "safety")}
+            if bad:
+                scores.update(correctness=1, safety=1)
+            return 200, None, json.dumps({"decision": "reject" if bad else "accept", "scores": scores,
+                                          "reason": "the answer is an instruction, not a tool call" if bad else "ok",
+                                          "fixed_row": None}), "end"
         text, stop = self.rows_text(prompt, index), "end"
         if fault == "malformed":
             text = 'Here are the rows: {"user": "remind me'
@@ -166,7 +178,15 @@ class FakeLLM:
                 path = self.path.split("?")[0]
                 if path.endswith("/messages") or path.endswith("/chat/completions"):
                     req = json.loads(raw)
-                    prompt = req["messages"][0]["content"]
+                    system = req.get("system") or next((m["content"] for m in req["messages"]
+                                                        if m["role"] == "system"), None)
+                    prompt = next(m["content"] for m in req["messages"] if m["role"] == "user")
+                    if system and fake.rules is not None:  # answering as the task's model: a rule router
+                        text = json.dumps(fake.rules.route(prompt), separators=(",", ":"))
+                        fake.record(path, prompt, 200)
+                        msg = (fake.anthropic_message if path.endswith("/messages") else fake.chat_completion)(
+                            text, "end", prompt)
+                        return self.send(200, msg)
                     status, headers, text, stop = fake.answer(prompt)
                     fake.record(path, prompt, status)
                     if status != 200:

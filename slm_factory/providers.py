@@ -284,6 +284,36 @@ class LLMTeacher:
         self.stats.output_tokens += resp.usage.get("output_tokens", 0)
         on_response(r, resp)
 
+    # --- answering eval rows (the "larger model" baseline) ---------------------------------------
+    def answer_all(self, system: str, users: list[str], max_tokens: int = 256) -> tuple[list[str], float]:
+        """The model's answer to each user message under `system`, temperature 0 ("" on failure)."""
+        return asyncio.run(self._answer_all(system, users, max_tokens))
+
+    async def _answer_all(self, system: str, users: list[str], max_tokens: int) -> tuple[list[str], float]:
+        sem = asyncio.Semaphore(int(self.cfg.get("concurrency", 8)))
+        t0 = time.perf_counter()
+
+        async def one(user: str) -> str:
+            async with sem:
+                try:
+                    if self.provider == "anthropic":
+                        msg = await self.client().messages.create(model=self.model, max_tokens=max_tokens, system=system,
+                                                                  messages=[{"role": "user", "content": user}])
+                        return self._from_anthropic(msg).text
+                    kw = {"max_completion_tokens" if self.provider == "openai" else "max_tokens": max_tokens}
+                    comp = await self.client().chat.completions.create(
+                        model=self.model, temperature=0, messages=[{"role": "system", "content": system},
+                                                                   {"role": "user", "content": user}], **kw)
+                    return self._from_openai(comp).text
+                except Exception as e:  # noqa: BLE001 - scored as an unparseable answer
+                    self.stats.errors.append(f"{type(e).__name__}: {str(e)[:200]}")
+                    return ""
+
+        out = await asyncio.gather(*(one(u) for u in users))
+        await self.client().close()
+        self._client = None
+        return list(out), time.perf_counter() - t0
+
     # --- batch mode -------------------------------------------------------------------------------
     def _store(self) -> Path:
         if self.cache_dir is None:

@@ -185,3 +185,42 @@ def test_kill_and_resume_pays_once_and_matches_uninterrupted(tmp_path, keys):
         load_script("generate").main(gen_args(clean_dir, params_file(clean_dir, {**teacher_cfg, "base_url": fake.url}, 32)))
     for f in sorted((clean_dir / "data/generated").glob("*.jsonl")):
         assert f.read_text() == (run_dir / "data/generated" / f.name).read_text()
+
+
+def test_judge_scores_rows_and_rejects_with_its_reason(tmp_path, keys, tokenizer_dir):
+    gen_params = params_file(tmp_path, {"provider": "template"}, 12)
+    load_script("generate").main(gen_args(tmp_path, gen_params))
+    with FakeLLM(ROOT / "specs", faults={2: "judge_reject", 5: "malformed"}) as fake:
+        p = yaml.safe_load(gen_params.read_text())
+        p["validate"]["judge"] = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake.url + "/v1",
+                                  "concurrency": 4, "max_tokens": 256}
+        params = tmp_path / "judge_params.yaml"
+        params.write_text(yaml.safe_dump(p))
+        args = ["--params", str(params), "--specs", str(ROOT / "specs"), "--generated", str(tmp_path / "data/generated"),
+                "--base-model", str(tokenizer_dir), "--accepted", str(tmp_path / "acc.jsonl"),
+                "--rejected", str(tmp_path / "rej"), "--metrics", str(tmp_path / "v.json"),
+                "--judge-cache", str(tmp_path / "judge-cache")]
+        load_script("validate").main(args)
+        calls = len(fake.log)
+        load_script("validate").main(args)  # judged rows are cached: nothing is asked twice
+        assert len(fake.log) == calls == 12
+    v = json.loads((tmp_path / "v.json").read_text())
+    assert v["input"] == v["accepted"] + v["rejected"] == 12
+    assert v["rejected_by_reason"] == {"judge_rejected": 1, "judge_error": 1}
+    acc = [json.loads(x) for x in (tmp_path / "acc.jsonl").read_text().splitlines()]
+    assert all(r["annotations"]["judge"]["scores"]["format"] == 5 for r in acc)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_larger_model_baseline_answers_eval_rows(keys, provider, spec, row_factory):
+    from slm_factory.metrics import score_row, summarize
+
+    rows = [row_factory("set a timer for 5 minutes", {"tool": "set_timer", "arguments": {"duration_seconds": 300}},
+                        category="set_timer"),
+            row_factory("tell me a joke", {"tool": "no_tool", "arguments": {}}, category="no_tool")]
+    with FakeLLM(ROOT / "specs") as fake:
+        url = fake.url + ("" if provider == "anthropic" else "/v1")
+        llm = LLMTeacher(spec, {"provider": provider, "model": "m", "base_url": url}, 1)
+        texts, seconds = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows])
+    m = summarize([score_row(r, t, spec, "dev") for r, t in zip(rows, texts)], spec)
+    assert m["exact_match"] == 1.0 and seconds > 0

@@ -1,0 +1,59 @@
+"""Benchmark: teacher request throughput against the local fake server (not a test).
+
+    python bench/generate_throughput.py [--requests 1000] [--concurrency 32] [--latency 0.1] [--provider anthropic]
+
+The server answers every request after a fixed latency, so the named baseline is the ideal time
+requests / concurrency x latency (3.125 s for the defaults). Prints the measured wall time (SDK client,
+rate limiter, budget accounting and the durable cache write per response included) and its ratio to
+the ideal. Goal: <= 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--latency", type=float, default=0.1)
+    ap.add_argument("--provider", default="anthropic", choices=["anthropic", "openai"])
+    a = ap.parse_args()
+    from slm_factory.fake_llm import FakeLLM
+    from slm_factory.providers import LLMTeacher
+    from slm_factory.spec import TaskSpec
+    from slm_factory.teacher import ResponseCache, plan_requests
+
+    os.environ.setdefault("ANTHROPIC_API_KEY", "bench-key")
+    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+    spec = TaskSpec.load(ROOT / "specs")
+    with FakeLLM(ROOT / "specs", latency_s=a.latency) as fake, tempfile.TemporaryDirectory() as tmp:
+        url = fake.url + ("" if a.provider == "anthropic" else "/v1")
+        cfg = {"provider": a.provider, "model": "bench", "base_url": url, "concurrency": a.concurrency,
+               "rows_per_request": 1, "max_tokens": 256}
+        teacher = LLMTeacher(spec, cfg, 0, Path(tmp))
+        requests = plan_requests(spec, a.requests)
+        cache = ResponseCache(Path(tmp) / "cache")
+        identity = teacher.identity()
+        keys = {r.index: ResponseCache.key(identity, teacher.prompt_for(r), r) for r in requests}
+        t = time.perf_counter()
+        stats = teacher.complete(requests, lambda r, resp: cache.put(keys[r.index], resp))
+        wall = time.perf_counter() - t
+        cache.close()
+    ideal = a.requests / a.concurrency * a.latency
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus; provider {a.provider} (real SDK client)")
+    print(f"{a.requests} requests, concurrency {a.concurrency}, server latency {a.latency}s: "
+          f"{wall:.2f}s wall, ideal {ideal:.3f}s, ratio {wall / ideal:.2f}x (goal <= 1.3x); "
+          f"done {stats.done}, failed {stats.failed}")
+
+
+if __name__ == "__main__":
+    main()
