@@ -27,6 +27,7 @@ def sh(cmd: list[str], cwd: Path) -> str:
 
 def tiny_profile(params: dict) -> dict:
     params["n_examples"] = 140
+    params["validate"]["min_user_chars"] = 24  # strict on purpose: short rows land in review
     params["generate"]["batch_size"] = 50
     params["baseline"].update(limit=3, few_shot=2, max_new_tokens=24)
     params["train"].update(max_steps=2, batch_size=4)
@@ -92,3 +93,38 @@ def test_repro_then_noop_then_experiment(repo):
     sh([sys.executable, "scripts/eval.py", "--eval", "some.jsonl", "--out", "adhoc"], repo)
     m = json.loads((repo / "adhoc/metrics.json").read_text())
     assert m["some"]["n"] == 3 and "exact_match" in m["some"]
+
+
+def _stages_in(status_out: str) -> set[str]:
+    return {line.strip().rstrip(":") for line in status_out.splitlines()
+            if line and not line.startswith(("\t", " ")) and line.strip().endswith(":")}
+
+
+def test_review_accept_flows_into_one_split(repo):
+    if not (repo / "dvc.lock").exists():
+        sh(["dvc", "repro"], repo)
+    rejected = [json.loads(x) for f in sorted((repo / "data/rejected/validate").glob("*.jsonl"))
+                for x in f.read_text().splitlines()]
+    target = next(r for r in rejected if [c["code"] for c in r["reasons"]] == ["trivial"])
+    sh([sys.executable, "scripts/review.py", "--accept", target["row_id"], "--note", "short but real"], repo)
+    status = sh(["dvc", "status"], repo)
+    dirty = _stages_in(status)
+    assert "validate" in dirty and not dirty & {"prepare_base", "generate"}, status
+    sh(["dvc", "repro"], repo)
+
+    def where(row_id: str) -> list[str]:
+        found = [name for name in ("data/train.jsonl", "data/eval/dev.jsonl", "data/eval/test.jsonl")
+                 if row_id in (repo / name).read_text()]
+        if row_id in (repo / "data/rejected/dedupe.jsonl").read_text():
+            found.append("dedupe")
+        return found
+
+    assert len(where(target["row_id"])) == 1
+    v = json.loads((repo / "metrics/validate.json").read_text())
+    assert v["review_overturned_by_gate"] == {"trivial": 1} and v["review_orphaned"] == 0
+    # Regenerating from scratch with the same seed keeps the decision applied (ids are content hashes).
+    shutil.rmtree(repo / ".cache/teacher")
+    sh(["dvc", "repro", "-s", "-f", "generate"], repo)
+    sh(["dvc", "repro"], repo)
+    assert len(where(target["row_id"])) == 1
+    assert json.loads((repo / "metrics/validate.json").read_text())["review_accepted"] == 1
