@@ -1,7 +1,7 @@
 """validate: run every quality gate that needs no LLM over the generated batches.
 
     python scripts/validate.py --params params.yaml --specs specs --generated data/generated \
-        --base-model outputs/base_model --decisions data/review/decisions.jsonl \
+        --base-model outputs/base_model --decisions data/review/decisions.jsonl --judge-cache .cache/judge \
         --accepted data/accepted/validated.jsonl \
         --rejected data/rejected/validate --metrics metrics/validate.json
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rejected", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--judge-cache", type=Path, default=Path(".cache/judge"),
-                    help="where judge answers are cached (outside DVC outputs)")
+                    help="where LLM judge answers are cached (outside DVC's outputs)")
     a = ap.parse_args(argv)
     params = load_params(a.params)
     vcfg = params.get("validate", {}) or {}

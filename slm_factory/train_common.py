@@ -66,8 +66,8 @@ def sft_config(params: dict, out: Path, steps: int, cuda: bool, **overrides):
         disable_tqdm=True,
         # Recomputing activations saves memory a small model does not need, at ~30% more time.
         gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)),
-        # Batches of similar length waste less compute on padding (rows here are 40-150 tokens).
-        train_sampling_strategy="group_by_length" if cfg.get("group_by_length", True) else "random",
+        # Batches of similar length waste less padding compute, but each batch then holds one kind of row.
+        train_sampling_strategy="group_by_length" if cfg.get("group_by_length", False) else "random",
     )
     kw.update(overrides)
     return SFTConfig(**kw)
