@@ -2,7 +2,8 @@
 
     python bench/generate_throughput.py [--requests 1000] [--concurrency 32] [--latency 0.1] [--provider anthropic]
 
-The server answers every request after a fixed latency, so the named baseline is the ideal time
+The server (slm_factory.fake_llm, in its own process so it does not share the client's GIL) answers
+every request after a fixed latency, so the named baseline is the ideal time
 requests / concurrency x latency (3.125 s for the defaults). Prints the measured wall time (SDK client,
 rate limiter, budget accounting and the durable cache write per response included) and its ratio to
 the ideal. Goal: <= 1.3x.
@@ -13,6 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,16 +31,35 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--provider", default="anthropic", choices=["anthropic", "openai"])
     a = ap.parse_args()
-    from slm_factory.fake_llm import FakeLLM
-    from slm_factory.providers import LLMTeacher
     from slm_factory.spec import TaskSpec
-    from slm_factory.teacher import ResponseCache, plan_requests
 
     os.environ.setdefault("ANTHROPIC_API_KEY", "bench-key")
     os.environ.setdefault("OPENAI_API_KEY", "bench-key")
     spec = TaskSpec.load(ROOT / "specs")
-    with FakeLLM(ROOT / "specs", latency_s=a.latency) as fake, tempfile.TemporaryDirectory() as tmp:
-        url = fake.url + ("" if a.provider == "anthropic" else "/v1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "slm_factory.fake_llm", "--specs", str(ROOT / "specs"),
+                               "--port", str(port), "--latency", str(a.latency)], stdout=subprocess.PIPE, text=True)
+    server.stdout.readline()  # "fake LLM server on ..." once it listens
+    try:
+        wall, stats = run(a, spec, f"http://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait()
+    ideal = a.requests / a.concurrency * a.latency
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus; provider {a.provider} (real SDK client)")
+    print(f"{a.requests} requests, concurrency {a.concurrency}, server latency {a.latency}s: "
+          f"{wall:.2f}s wall, ideal {ideal:.3f}s, ratio {wall / ideal:.2f}x (goal <= 1.3x); "
+          f"done {stats.done}, failed {stats.failed}")
+
+
+def run(a, spec, base: str):
+    from slm_factory.providers import LLMTeacher
+    from slm_factory.teacher import ResponseCache, plan_requests
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = base + ("" if a.provider == "anthropic" else "/v1")
         cfg = {"provider": a.provider, "model": "bench", "base_url": url, "concurrency": a.concurrency,
                "rows_per_request": 1, "max_tokens": 256}
         teacher = LLMTeacher(spec, cfg, 0, Path(tmp))
@@ -48,11 +71,7 @@ def main() -> None:
         stats = teacher.complete(requests, lambda r, resp: cache.put(keys[r.index], resp))
         wall = time.perf_counter() - t
         cache.close()
-    ideal = a.requests / a.concurrency * a.latency
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus; provider {a.provider} (real SDK client)")
-    print(f"{a.requests} requests, concurrency {a.concurrency}, server latency {a.latency}s: "
-          f"{wall:.2f}s wall, ideal {ideal:.3f}s, ratio {wall / ideal:.2f}x (goal <= 1.3x); "
-          f"done {stats.done}, failed {stats.failed}")
+    return wall, stats
 
 
 if __name__ == "__main__":
