@@ -143,7 +143,11 @@ def length_reasons(rows: list[Row], count_tokens: Callable[[list[list[dict]]], l
     """Rows whose chat-template rendering exceeds max_seq_length tokens."""
     if not rows:
         return {}
-    counts = count_tokens([[m.model_dump() for m in r.messages] for r in rows])
+    convs = [[{"role": m.role, "content": m.content} for m in r.messages] for r in rows]
+    try:
+        counts = count_tokens(convs, exact_above=max_seq_length)
+    except TypeError:  # a plain counter without the fast path
+        counts = count_tokens(convs)
     return {r.id: Reason(code="too_long", message=f"{n} tokens > max_seq_length {max_seq_length}",
                          detail={"tokens": n, "max_seq_length": max_seq_length})
             for r, n in zip(rows, counts) if n > max_seq_length}

@@ -40,7 +40,7 @@ class Judge(LLMTeacher):
     def prompt_for(self, r: Request) -> str:
         row = self.rows[r.index]
         text = self.template.replace("{task}", self.spec.raw.get("description") or self.spec.prompted_system_prompt)
-        text = text.replace("{schema}", json.dumps(self.spec.json_schema(), separators=(",", ":")))
+        text = text.replace("{schema}", self.schema_text)
         text = text.replace("{row}", json.dumps({"user": row.user, "assistant": row.assistant}, ensure_ascii=False))
         return text + f"\n(request judge-{r.index})\n"
 

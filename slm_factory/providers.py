@@ -141,6 +141,7 @@ class LLMTeacher:
         self.mode = cfg.get("mode", "online")
         self.rows_per_request = int(cfg.get("rows_per_request", 5))
         self.template = spec.prompt_text(cfg.get("prompt", "generate.md"))
+        self.schema_text = json.dumps(spec.json_schema(), separators=(",", ":"))  # once, not per request
         self.cache_dir = cache_dir
         prices = load_prices(spec)
         price = prices.get(self.model)
@@ -172,7 +173,7 @@ class LLMTeacher:
         spec = self.spec
         fill = {
             "task": spec.raw.get("description") or spec.prompted_system_prompt,
-            "schema": json.dumps(spec.json_schema(), separators=(",", ":")),
+            "schema": self.schema_text,
             "n": str(self.rows_per_request), "category": r.category, "difficulty": r.difficulty,
             "data_type": r.data_type or "any of: " + ", ".join(spec.data_types()),
             "edge_case": (spec.raw.get("edge_cases") or {}).get(r.data_type or "", "one that a real user would hit"),

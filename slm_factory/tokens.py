@@ -5,15 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def chat_token_counter(model_dir: str | Path):
-    """Returns count(list_of_conversations) -> token counts, rendered with the tokenizer's own template."""
+def chat_token_counter(model_dir: str | Path, margin: int = 32):
+    """Returns count(conversations, exact_above=None) -> token counts.
+
+    Fast path: the template's own tokens (rendered once per role pattern, with empty contents) plus
+    each message's content tokens, all contents in one batched encode. Token merges across a
+    content's edges can make that differ from the real rendering by a token or two, so any
+    conversation whose estimate is within `margin` of `exact_above` is rendered with the tokenizer's
+    chat template and counted exactly: the gate's decision is exact, and only near-limit rows pay.
+    """
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_dir))
+    overhead: dict[tuple[str, ...], int] = {}
 
-    def count(conversations: list[list[dict]]) -> list[int]:
-        texts = [tok.apply_chat_template(c, tokenize=False) for c in conversations]
-        enc = tok(texts, add_special_tokens=False)["input_ids"]
-        return [len(ids) for ids in enc]
+    def exact(conv: list[dict]) -> int:
+        return len(tok(tok.apply_chat_template(conv, tokenize=False), add_special_tokens=False)["input_ids"])
+
+    def count(conversations: list[list[dict]], exact_above: int | None = None) -> list[int]:
+        flat = [m["content"] for c in conversations for m in c]
+        lens = [len(ids) for ids in tok(flat, add_special_tokens=False)["input_ids"]] if flat else []
+        out, k = [], 0
+        for c in conversations:
+            roles = tuple(m["role"] for m in c)
+            if roles not in overhead:
+                overhead[roles] = exact([{"role": r, "content": ""} for r in roles])
+            est = overhead[roles] + sum(lens[k:k + len(c)])
+            k += len(c)
+            out.append(exact(c) if exact_above is not None and est >= exact_above - margin else est)
+        return out
 
     return count
