@@ -24,7 +24,7 @@ from slm_factory.common import get_logger, load_params, read_json, write_json
 from slm_factory.generation import batch_name, response_to_rows
 from slm_factory.rows import Reason, Rejected, write_jsonl
 from slm_factory.spec import TaskSpec
-from slm_factory.teacher import ResponseCache, make_teacher, plan_requests
+from slm_factory.teacher import ResponseCache, ask_cached, make_teacher, plan_requests
 
 log = get_logger("generate")
 
@@ -42,21 +42,10 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     requests = plan_requests(spec, math.ceil(int(params["n_examples"]) / per),
                              [{**i, "n": math.ceil(int(i["n"]) / per)} for i in plan_items])
     identity = teacher.identity()
-    cache = ResponseCache(cache_dir)
-    keys = [ResponseCache.key(identity, teacher.prompt_for(r), r) for r in requests]
-    key_of = {(r.namespace, r.index): k for r, k in zip(requests, keys)}
-    responses = {k: cache.get(k) for k in keys}
-    missing = [r for r, k in zip(requests, keys) if responses[k] is None]
-    log.info("%d requests: %d cached, %d to ask %s", len(requests), len(requests) - len(missing),
-             len(missing), teacher.provider)
 
-    def on_response(r, resp) -> None:
-        k = key_of[(r.namespace, r.index)]
-        cache.put(k, resp)  # durable before anything else happens with it
-        responses[k] = resp
-
-    stats = None
-    if missing:
+    def ask_with_progress(missing, on_response) -> None:
+        log.info("%d requests: %d cached, %d to ask %s", len(requests), len(requests) - len(missing),
+                 len(missing), teacher.provider)
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} {task.fields[info]}"), TimeElapsedColumn(),
                       console=Console(stderr=True), disable=teacher.provider == "template") as bar:
@@ -66,8 +55,13 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
                     task, completed=st.done + st.failed + st.skipped,
                     info=f"failed {st.failed} · tokens {st.input_tokens + st.output_tokens} · ${budget.spent:.4f}")
             teacher.complete(missing, on_response)
-            stats = getattr(teacher, "stats", None)  # LLM teachers count failures and skips
+
+    cache = ResponseCache(cache_dir)
+    keys, responses, missing = ask_cached(teacher, requests, cache, ask_with_progress)
     cache.close()
+    if not missing:
+        log.info("%d requests: %d cached, 0 to ask %s", len(requests), len(requests), teacher.provider)
+    stats = getattr(teacher, "stats", None) if missing else None  # LLM teachers count failures and skips
 
     batch_size = int(gcfg.get("batch_size", 200))
     source = "template" if teacher.provider == "template" else "teacher"

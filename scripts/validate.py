@@ -82,10 +82,10 @@ def apply_decision(row: Row, reasons: list[Reason], d: ReviewDecision) -> tuple[
 
 
 def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Rejected]], spec: TaskSpec,
-                decisions: dict[str, ReviewDecision] | None = None, input_ids: set[str] = frozenset()) -> dict:
+                decisions: dict[str, ReviewDecision] | None = None, orphans: list[str] = ()) -> dict:
+    """Stage metrics; `orphans` are decisions whose row is not in the input (not applied)."""
     rej = [r for rs in rejected.values() for r in rs]
     reviewed = [r.annotations["review"] for r in accepted if "review" in r.annotations]
-    orphans = sorted(set(decisions or {}) - set(input_ids))
     if n_input != len(accepted) + len(rej):  # the no-loss invariant; a bug if it ever fails
         raise AssertionError(f"validate lost rows: input {n_input} != {len(accepted)} + {len(rej)}")
     by_type = Counter(r.provenance.data_type for r in accepted)
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> None:
         accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), a.judge_cache)
         for b, recs in judged.items():
             rejected.setdefault(b, []).extend(recs)
-    metrics = metrics_for(n_input, accepted, rejected, spec, decisions, input_ids)
     orphans = sorted(set(decisions) - input_ids)
+    metrics = metrics_for(n_input, accepted, rejected, spec, decisions, orphans)
     if orphans:
         log.warning("%d review decisions name rows that no longer exist (not applied): %s", len(orphans),
                     orphans[:10])

@@ -138,16 +138,14 @@ def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int) ->
     return reasons
 
 
-def length_reasons(rows: list[Row], count_tokens: Callable[[list[list[dict]]], list[int]],
+def length_reasons(rows: list[Row], count_tokens: Callable[..., list[int]],
                    max_seq_length: int) -> dict[str, Reason]:
-    """Rows whose chat-template rendering exceeds max_seq_length tokens."""
+    """Rows whose chat-template rendering exceeds max_seq_length tokens.
+    `count_tokens(conversations, exact_above=n)` must be exact for counts near n (see tokens.py)."""
     if not rows:
         return {}
     convs = [[{"role": m.role, "content": m.content} for m in r.messages] for r in rows]
-    try:
-        counts = count_tokens(convs, exact_above=max_seq_length)
-    except TypeError:  # a plain counter without the fast path
-        counts = count_tokens(convs)
+    counts = count_tokens(convs, exact_above=max_seq_length)
     return {r.id: Reason(code="too_long", message=f"{n} tokens > max_seq_length {max_seq_length}",
                          detail={"tokens": n, "max_seq_length": max_seq_length})
             for r, n in zip(rows, counts) if n > max_seq_length}

@@ -13,7 +13,7 @@ from pathlib import Path
 from .providers import LLMTeacher
 from .rows import Reason, Row
 from .spec import TaskSpec
-from .teacher import Request, ResponseCache, Response
+from .teacher import Request, ResponseCache, ask_cached
 
 DIMENSIONS = ["realism", "correctness", "format", "difficulty", "diversity", "learnability", "safety"]
 
@@ -49,26 +49,11 @@ class Judge(LLMTeacher):
         self.rows = rows
         reqs = [Request("judge", i, r.provenance.category, r.provenance.difficulty) for i, r in enumerate(rows)]
         cache = ResponseCache(self.cache_dir)
-        answers: dict[int, Response] = {}
-        keys = {r.index: ResponseCache.key(self.identity(), self.prompt_for(r), r) for r in reqs}
-        missing = []
-        for r in reqs:
-            hit = cache.get(keys[r.index])
-            if hit is None:
-                missing.append(r)
-            else:
-                answers[r.index] = hit
-
-        def on_response(r: Request, resp: Response) -> None:
-            cache.put(keys[r.index], resp)
-            answers[r.index] = resp
-
-        if missing:
-            self.complete(missing, on_response)
+        keys, answers, _ = ask_cached(self, reqs, cache)
         cache.close()
         out = {}
-        for r, row in zip(reqs, rows):
-            resp = answers.get(r.index)
+        for key, row in zip(keys, rows):
+            resp = answers[key]
             if resp is None:
                 out[row.id] = (None, Reason(code="judge_error", message="the judge did not answer"))
                 continue

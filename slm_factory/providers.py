@@ -26,7 +26,7 @@ from typing import Any, Callable
 import yaml
 
 from .spec import SpecError, TaskSpec
-from .teacher import Request, Response
+from .teacher import Request, Response, ResponseCache
 
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 BATCH_STORE = "pending_batches.json"
@@ -204,13 +204,23 @@ class LLMTeacher:
                 self._client = AsyncOpenAI(**kw)
         return self._client
 
-    def _body(self, prompt: str, r: Request) -> dict:
+    def _body(self, prompt: str, r: Request | None = None, system: str | None = None,
+              max_tokens: int | None = None, temperature: float | None = None) -> dict:
+        """The request body for either API. Generation requests pass `r` (seeded per request);
+        answering eval rows passes a system prompt and temperature 0."""
         msgs = [{"role": "user", "content": prompt}]
-        mt = int(self.cfg.get("max_tokens", 1024))
-        temp = float(self.cfg.get("temperature", 0.8))
+        mt = int(max_tokens or self.cfg.get("max_tokens", 1024))
         if self.provider == "anthropic":  # the current Messages API takes no temperature
-            return {"model": self.model, "max_tokens": mt, "messages": msgs}
-        body = {"model": self.model, "messages": msgs, "temperature": temp, "seed": self.seed + r.index}
+            body = {"model": self.model, "max_tokens": mt, "messages": msgs}
+            if system is not None:
+                body["system"] = system
+            return body
+        if system is not None:
+            msgs.insert(0, {"role": "system", "content": system})
+        temp = float(self.cfg.get("temperature", 0.8)) if temperature is None else temperature
+        body = {"model": self.model, "messages": msgs, "temperature": temp}
+        if r is not None:
+            body["seed"] = self.seed + r.index
         body["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = mt
         return body
 
@@ -232,8 +242,7 @@ class LLMTeacher:
         return Response(text=text, stop_reason=stop, usage={"input_tokens": usage.prompt_tokens if usage else 0,
                                                             "output_tokens": usage.completion_tokens if usage else 0})
 
-    async def _one(self, r: Request, prompt: str) -> Response:
-        body = self._body(prompt, r)
+    async def _call(self, body: dict) -> Response:
         if self.provider == "anthropic":
             return self._from_anthropic(await self.client().messages.create(**body))
         return self._from_openai(await self.client().chat.completions.create(**body))
@@ -263,7 +272,7 @@ class LLMTeacher:
                 await limiter.wait(int(len(prompt) / 3) + int(self.cfg.get("max_tokens", 1024)))
                 usage = None
                 try:
-                    resp = await self._one(r, prompt)
+                    resp = await self._call(self._body(prompt, r))
                     usage = resp.usage
                     self._record(r, resp, on_response)
                 except Exception as e:  # noqa: BLE001 - after the SDK's retries, a request is reported, not fatal
@@ -275,9 +284,14 @@ class LLMTeacher:
                         self.progress(self.stats, self.budget)
 
         await asyncio.gather(*(run(r) for r in requests))
-        await self.client().close()
-        self._client = None
+        await self._close()
         return self.stats
+
+    async def _close(self) -> None:
+        """Close the client inside the event loop that used it; the next run builds a fresh one."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     def _record(self, r: Request, resp: Response, on_response: OnResponse) -> None:
         self.stats.done += 1
@@ -297,22 +311,14 @@ class LLMTeacher:
         async def one(user: str) -> str:
             async with sem:
                 try:
-                    if self.provider == "anthropic":
-                        msg = await self.client().messages.create(model=self.model, max_tokens=max_tokens, system=system,
-                                                                  messages=[{"role": "user", "content": user}])
-                        return self._from_anthropic(msg).text
-                    kw = {"max_completion_tokens" if self.provider == "openai" else "max_tokens": max_tokens}
-                    comp = await self.client().chat.completions.create(
-                        model=self.model, temperature=0, messages=[{"role": "system", "content": system},
-                                                                   {"role": "user", "content": user}], **kw)
-                    return self._from_openai(comp).text
+                    return (await self._call(self._body(user, system=system, max_tokens=max_tokens,
+                                                        temperature=0.0))).text
                 except Exception as e:  # noqa: BLE001 - scored as an unparseable answer
                     self.stats.errors.append(f"{type(e).__name__}: {str(e)[:200]}")
                     return ""
 
         out = await asyncio.gather(*(one(u) for u in users))
-        await self.client().close()
-        self._client = None
+        await self._close()
         return list(out), time.perf_counter() - t0
 
     # --- batch mode -------------------------------------------------------------------------------
@@ -359,12 +365,10 @@ class LLMTeacher:
                     self.stats.failed += 1
                     self.stats.errors.append(f"{r.namespace}:{r.index}: {resp_or_err}")
             self._save_pending([x for x in self._pending() if x["batch_id"] != b["batch_id"]])
-        await self.client().close()
-        self._client = None
+        await self._close()
         return self.stats
 
     def request_key(self, r: Request) -> str:
-        from .teacher import ResponseCache
         return ResponseCache.key(self.identity(), self.prompt_for(r), r)
 
     async def _submit(self, requests: list[Request]) -> str:

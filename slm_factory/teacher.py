@@ -106,6 +106,31 @@ class ResponseCache:
         self.store.close()
 
 
+def ask_cached(teacher: Teacher, requests: list[Request], cache: ResponseCache,
+               ask=None) -> tuple[list[str], dict[str, Response | None], list[Request]]:
+    """Answer requests from the cache, asking the teacher only for the misses.
+
+    Returns (key per request, {key: response or None if still unanswered}, the requests that were
+    asked). Each answer is written to the cache the moment it arrives, before anything else uses it,
+    so a killed run never pays twice. `ask(missing, on_response)` defaults to `teacher.complete`
+    (generate wraps it in a progress bar).
+    """
+    identity = teacher.identity()
+    keys = [ResponseCache.key(identity, teacher.prompt_for(r), r) for r in requests]
+    key_of = {(r.namespace, r.index): k for r, k in zip(requests, keys)}
+    responses = {k: cache.get(k) for k in keys}
+    missing = [r for r, k in zip(requests, keys) if responses[k] is None]
+
+    def on_response(r: Request, resp: Response) -> None:
+        k = key_of[(r.namespace, r.index)]
+        cache.put(k, resp)
+        responses[k] = resp
+
+    if missing:
+        (ask or teacher.complete)(missing, on_response)
+    return keys, responses, missing
+
+
 class TemplateTeacher:
     """The offline default: renders rows from the spec's template grammar; costs nothing."""
 

@@ -39,11 +39,13 @@ def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, e
     return metrics
 
 
-def sft_config(params: dict, out: Path, steps: int, cuda: bool, **overrides):
-    """The SFTConfig both backends train with, built from params.yaml."""
+def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
+    """(SFTConfig, optimizer steps) both backends train with, built from params.yaml."""
     from trl import SFTConfig
 
     cfg = params["train"]
+    steps = total_steps(n_rows, int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]),
+                        int(cfg.get("max_steps", -1)))
     kw = dict(
         output_dir=str(out.parent / ".trainer"),
         per_device_train_batch_size=int(cfg["batch_size"]),
@@ -70,7 +72,7 @@ def sft_config(params: dict, out: Path, steps: int, cuda: bool, **overrides):
         train_sampling_strategy="group_by_length" if cfg.get("group_by_length", False) else "random",
     )
     kw.update(overrides)
-    return SFTConfig(**kw)
+    return SFTConfig(**kw), steps
 
 
 def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,

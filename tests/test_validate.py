@@ -12,7 +12,7 @@ def _validate_module():
     return load_script("validate")
 
 
-def words(convs):
+def words(convs, exact_above=None):
     """A stand-in token counter for unit tests: whitespace words of all messages."""
     return [sum(len(m["content"].split()) for m in c) for c in convs]
 

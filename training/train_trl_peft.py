@@ -13,7 +13,7 @@ import time
 
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import finish, parse_args, prompt_completion, sft_config, total_steps
+from slm_factory.train_common import finish, parse_args, prompt_completion, sft_config
 
 log = get_logger("train")
 
@@ -43,12 +43,11 @@ def main(argv: list[str] | None = None) -> None:
         model_kw["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
     model = AutoModelForCausalLM.from_pretrained(str(a.base_model), **model_kw)
-    steps = total_steps(len(rows), int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]),
-                        int(cfg.get("max_steps", -1)))
+    args, steps = sft_config(params, a.out, len(rows), cuda)
     lora = LoraConfig(r=int(params["lora_rank"]), lora_alpha=int(params["lora_alpha"]),
                       lora_dropout=float(cfg["lora_dropout"]), target_modules=list(cfg["target_modules"]),
                       task_type="CAUSAL_LM", bias="none")
-    trainer = SFTTrainer(model=model, args=sft_config(params, a.out, steps, cuda),
+    trainer = SFTTrainer(model=model, args=args,
                          train_dataset=Dataset.from_list(prompt_completion(rows)), processing_class=tok,
                          peft_config=lora)
     log.info("TRL+PEFT: %d rows, %d steps, rank %s, lr %s, %s", len(rows), steps, params["lora_rank"],

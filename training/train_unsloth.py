@@ -14,7 +14,7 @@ import time
 
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import finish, parse_args, prompt_completion, sft_config, total_steps
+from slm_factory.train_common import finish, parse_args, prompt_completion, sft_config
 
 log = get_logger("train")
 
@@ -44,10 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         lora_dropout=float(cfg["lora_dropout"]), target_modules=list(cfg["target_modules"]), bias="none",
         use_gradient_checkpointing="unsloth" if cfg.get("gradient_checkpointing") else False,
         random_state=int(cfg["seed"]))
-    steps = total_steps(len(rows), int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]),
-                        int(cfg.get("max_steps", -1)))
+    args, steps = sft_config(params, a.out, len(rows), True)
     trainer = SFTTrainer(model=model, processing_class=tok, train_dataset=Dataset.from_list(prompt_completion(rows)),
-                         args=sft_config(params, a.out, steps, True))
+                         args=args)
     log.info("unsloth: %d rows, %d steps, rank %s, 4bit=%s", len(rows), steps, params["lora_rank"],
              cfg.get("load_in_4bit"))
     t0 = time.perf_counter()
