@@ -5,6 +5,9 @@
 
 `auto` picks unsloth when CUDA and unsloth are both present, else TRL+PEFT. The backend runs as its
 own process (training/train_<backend>.py) with the same arguments, so CPU runs never import unsloth.
+`train.num_gpus` > 1 runs the TRL backend under `accelerate launch` (DDP, one process per GPU;
+`train.batch_size` is per GPU), or with `train.accelerate_config` (an `accelerate config` file:
+FSDP, DeepSpeed ZeRO-2, ...) instead of plain DDP.
 """
 
 from __future__ import annotations
@@ -30,16 +33,41 @@ def pick_backend(requested: str, cuda: bool, unsloth_installed: bool) -> str:
     return requested
 
 
+def launch_command(python: str, script: Path, argv: list[str], num_gpus: int,
+                   accelerate_config: str | None) -> list[str]:
+    """The backend's command line: plain python for one process, `accelerate launch` for several."""
+    if num_gpus <= 1 and not accelerate_config:
+        return [python, str(script), *argv]
+    cmd = [python, "-m", "accelerate.commands.launch", "--num_processes", str(max(1, num_gpus))]
+    cmd += ["--config_file", accelerate_config] if accelerate_config else ["--multi_gpu"]
+    return [*cmd, str(script), *argv]
+
+
+def check_gpus(backend: str, num_gpus: int, visible: int) -> None:
+    if num_gpus <= 1:
+        return
+    if backend != "trl":
+        raise SystemExit(f"train.num_gpus={num_gpus} needs train.backend: trl (unsloth trains on one GPU)")
+    if num_gpus > visible:
+        raise SystemExit(f"train.num_gpus={num_gpus} but only {visible} CUDA device(s) are visible")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     params = load_params(Path(argv[argv.index("--params") + 1]))
     import torch
 
-    backend = pick_backend(params["train"].get("backend", "auto"), torch.cuda.is_available(),
-                           importlib.util.find_spec("unsloth") is not None)
+    cfg = params["train"]
+    num_gpus = int(cfg.get("num_gpus", 1) or 1)
+    requested = cfg.get("backend", "auto")
+    if requested == "auto" and num_gpus > 1:
+        requested = "trl"  # the multi-GPU engine
+    backend = pick_backend(requested, torch.cuda.is_available(), importlib.util.find_spec("unsloth") is not None)
+    check_gpus(backend, num_gpus, torch.cuda.device_count())
     script = Path(__file__).resolve().parents[1] / "training" / BACKENDS[backend]
-    log.info("backend: %s", backend)
-    raise SystemExit(subprocess.call([sys.executable, str(script), *argv]))
+    cmd = launch_command(sys.executable, script, argv, num_gpus, cfg.get("accelerate_config"))
+    log.info("backend: %s%s", backend, f" on {num_gpus} GPUs" if num_gpus > 1 else "")
+    raise SystemExit(subprocess.call(cmd))
 
 
 if __name__ == "__main__":

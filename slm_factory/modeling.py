@@ -123,12 +123,14 @@ class StopWhenDecided:
 
 
 def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int,
-             prefix: str | None = None, stop_when_decided: bool = True) -> Generation:
+             prefix: str | None = None, stop_when_decided: bool = True, min_new_tokens: int = 0) -> Generation:
     """Greedy decoding in length-sorted batches; returns texts in the input order.
 
     `prefix`: text every prompt starts with (a long system prompt with few-shot turns). Its KV cache
     is computed once and reused by every batch; the rest of each prompt is padded between the prefix
     and its own tokens, and position ids (from the attention mask) stay those of the full prompt.
+    `min_new_tokens`: suppress EOS until this many tokens (benchmarks use it with stop_when_decided
+    off so every batch size generates exactly the same number of tokens).
     """
     import copy
 
@@ -167,13 +169,14 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
             kw["stopping_criteria"] = StoppingCriteriaList([StopWhenDecided(tok, input_ids.shape[1])])
         with torch.inference_mode():
             out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                 do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw)
+                                 min_new_tokens=min_new_tokens or None, do_sample=False,
+                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw)
         dt = time.perf_counter() - tb
         gen = out[:, input_ids.shape[1]:]
         for k, i in enumerate(idx):
             ids = gen[k]
-            stop = (ids == tok.eos_token_id).nonzero()
-            n_tok = int(stop[0]) if len(stop) else len(ids)
+            stop = (ids[min_new_tokens:] == tok.eos_token_id).nonzero()
+            n_tok = min_new_tokens + int(stop[0]) if len(stop) else len(ids)
             new_tokens += n_tok
             texts[i] = tok.decode(ids[:n_tok], skip_special_tokens=True).strip()
             lat[i] = dt / len(idx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 from .common import write_json
@@ -17,10 +18,17 @@ def prompt_completion(rows: list[Row]) -> list[dict]:
              "completion": [{"role": "assistant", "content": r.assistant}]} for r in rows]
 
 
-def total_steps(n_rows: int, batch_size: int, grad_accum: int, epochs: float, max_steps: int) -> int:
+def world_size() -> int:
+    """Processes training together (`accelerate launch` sets WORLD_SIZE; 1 for a plain run)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def total_steps(n_rows: int, batch_size: int, grad_accum: int, epochs: float, max_steps: int,
+                processes: int = 1) -> int:
+    """Optimizer steps; each one consumes batch_size * grad_accum rows on every process."""
     if max_steps and max_steps > 0:
         return max_steps
-    return max(1, math.ceil(n_rows / (batch_size * grad_accum)) * math.ceil(epochs))
+    return max(1, math.ceil(n_rows / (batch_size * grad_accum * processes)) * math.ceil(epochs))
 
 
 def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, extra: dict) -> dict:
@@ -45,7 +53,7 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
 
     cfg = params["train"]
     steps = total_steps(n_rows, int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]),
-                        int(cfg.get("max_steps", -1)))
+                        int(cfg.get("max_steps", -1)), world_size())
     kw = dict(
         output_dir=str(out.parent / ".trainer"),
         per_device_train_batch_size=int(cfg["batch_size"]),
@@ -70,6 +78,8 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
         gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)),
         # Batches of similar length waste less padding compute, but each batch then holds one kind of row.
         train_sampling_strategy="group_by_length" if cfg.get("group_by_length", False) else "random",
+        # LoRA leaves most weights frozen; DDP's search for unused parameters would only cost time.
+        ddp_find_unused_parameters=False if world_size() > 1 else None,
     )
     kw.update(overrides)
     return SFTConfig(**kw), steps
@@ -77,7 +87,10 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
 
 def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,
            n_rows: int) -> dict:
-    """Save the adapter and tokenizer, the loss curve and the metrics."""
+    """Save the adapter and tokenizer, the loss curve and the metrics (on the main process only when
+    several train together; `num_tokens` in TRL's logs is already summed over processes)."""
+    if not trainer.is_world_process_zero():
+        return {}
     trainer.model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     seen = max([int(h["num_tokens"]) for h in trainer.state.log_history if "num_tokens" in h] or [0])
@@ -85,6 +98,7 @@ def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend:
         "backend": backend, "steps": trainer.state.global_step, "train_rows": n_rows,
         "train_seconds": round(seconds, 1), "tokens_per_second": round(seen / seconds, 1) if seconds else None,
         "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "processes": world_size(),
     })
 
 

@@ -1,0 +1,82 @@
+"""Model + LoRA setup for the two training backends, shared by the train stage and bench/train_throughput.py.
+
+Both take the same LoRA settings (rank, alpha, dropout, target modules) and the same 4-bit recipe
+(NF4, double quantisation, bf16 compute: what unsloth's `load_in_4bit` uses), so a benchmark that
+calls these runs the very setup the train stage runs. Nothing here imports torch at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    rank: int
+    alpha: int
+    dropout: float
+    target_modules: tuple[str, ...]
+    load_in_4bit: bool = False
+    gradient_checkpointing: bool = False
+    seed: int = 42
+
+    @classmethod
+    def from_params(cls, params: dict) -> "LoraSettings":
+        cfg = params["train"]
+        return cls(rank=int(params["lora_rank"]), alpha=int(params["lora_alpha"]),
+                   dropout=float(cfg["lora_dropout"]), target_modules=tuple(cfg["target_modules"]),
+                   load_in_4bit=bool(cfg.get("load_in_4bit", False)),
+                   gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)), seed=int(cfg["seed"]))
+
+
+def local_device() -> int:
+    """This process's GPU under `accelerate launch` / torchrun (LOCAL_RANK), else 0."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def load_trl(base_model: str, lora: LoraSettings):
+    """(model, tokenizer, peft LoraConfig) for TRL's SFTTrainer, which wraps the model itself.
+    bf16 on CUDA, fp32 on CPU; 4-bit needs CUDA (bitsandbytes)."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(lora.seed)
+    cuda = torch.cuda.is_available()
+    tok = AutoTokenizer.from_pretrained(base_model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    kw: dict = {"dtype": torch.bfloat16 if cuda else torch.float32}
+    if cuda:
+        kw["device_map"] = {"": local_device()}
+    if lora.load_in_4bit:
+        if not cuda:
+            raise SystemExit("train.load_in_4bit needs CUDA (bitsandbytes); set it to false on CPU")
+        from transformers import BitsAndBytesConfig
+
+        kw["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(base_model, **kw)
+    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                        target_modules=list(lora.target_modules), task_type="CAUSAL_LM", bias="none")
+    return model, tok, config
+
+
+def load_unsloth(base_model: str, lora: LoraSettings, max_seq_length: int):
+    """(PEFT-wrapped model, tokenizer) from unsloth's FastLanguageModel. CUDA only; unsloth must be
+    imported before transformers/trl, so callers import this module's function first thing."""
+    import unsloth  # noqa: F401  (patches transformers, peft and trl on import)
+    from unsloth import FastLanguageModel
+
+    model, tok = FastLanguageModel.from_pretrained(
+        model_name=base_model, max_seq_length=max_seq_length, dtype=None, load_in_4bit=lora.load_in_4bit)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = FastLanguageModel.get_peft_model(
+        model, r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules), bias="none",
+        use_gradient_checkpointing="unsloth" if lora.gradient_checkpointing else False,
+        random_state=lora.seed)
+    return model, tok

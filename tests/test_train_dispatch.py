@@ -1,0 +1,106 @@
+"""The train stage's backend choice and multi-GPU launch (CPU), and the training benchmark's worker run
+for real on a tiny random model (CPU), so the GPU benchmark's code path is exercised in CI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, load_script
+
+
+def test_backend_choice_never_picks_unsloth_without_cuda():
+    train = load_script("train")
+    assert train.pick_backend("auto", cuda=False, unsloth_installed=True) == "trl"
+    assert train.pick_backend("auto", cuda=True, unsloth_installed=True) == "unsloth"
+    with pytest.raises(SystemExit, match="needs a CUDA GPU"):
+        train.pick_backend("unsloth", cuda=False, unsloth_installed=True)
+    with pytest.raises(SystemExit, match="must be auto, trl or unsloth"):
+        train.pick_backend("deepspeed", cuda=True, unsloth_installed=False)
+
+
+def test_launch_command_uses_accelerate_for_several_gpus():
+    train = load_script("train")
+    argv = ["--params", "p.yaml"]
+    assert train.launch_command("py", ROOT / "t.py", argv, 1, None) == ["py", str(ROOT / "t.py"), *argv]
+    multi = train.launch_command("py", ROOT / "t.py", argv, 2, None)
+    assert multi[:6] == ["py", "-m", "accelerate.commands.launch", "--num_processes", "2", "--multi_gpu"]
+    assert multi[-3:] == [str(ROOT / "t.py"), *argv]
+    fsdp = train.launch_command("py", ROOT / "t.py", argv, 4, "fsdp.yaml")
+    assert fsdp[3:7] == ["--num_processes", "4", "--config_file", "fsdp.yaml"] and "--multi_gpu" not in fsdp
+
+
+def test_gpu_count_checks_are_clear():
+    train = load_script("train")
+    train.check_gpus("unsloth", 1, 0)
+    with pytest.raises(SystemExit, match="needs train.backend: trl"):
+        train.check_gpus("unsloth", 2, 2)
+    with pytest.raises(SystemExit, match="only 1 CUDA device"):
+        train.check_gpus("trl", 2, 1)
+
+
+def test_steps_account_for_every_process(monkeypatch):
+    from slm_factory.train_common import total_steps, world_size
+
+    assert total_steps(1000, 8, 1, 1, -1) == 125
+    assert total_steps(1000, 8, 1, 1, -1, processes=2) == 63
+    assert total_steps(1000, 8, 1, 1, 80, processes=2) == 80
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert world_size() == 2
+
+
+def test_importing_the_backends_module_imports_no_training_library():
+    code = ("import sys, slm_factory.backends, slm_factory.train_common;"
+            "print([m for m in ('unsloth', 'torch', 'trl', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_train", ROOT / "bench/train_throughput.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_ratios_pair_like_with_like():
+    b = bench()
+    common = dict(arch="a", rank=16, quant="lora", gradient_checkpointing=False)
+    results = [
+        {**common, "backend": "trl", "policy": "padded", "gpus": 1, "step_time_s": 0.2, "tokens_per_s": 1000.0,
+         "peak_mem_gib": 10.0},
+        {**common, "backend": "unsloth", "policy": "padded", "gpus": 1, "step_time_s": 0.1, "tokens_per_s": 2000.0,
+         "peak_mem_gib": 6.0},
+        {**common, "backend": "trl", "policy": "padded", "gpus": 2, "step_time_s": 0.21, "tokens_per_s": 1800.0,
+         "peak_mem_gib": 10.0},
+    ]
+    (pair,) = b.pair_ratios(results)
+    assert pair["speed_ratio"] == 2.0 and pair["memory_ratio"] == 0.6
+    (s,) = b.scaling(results)
+    assert s["speedup"] == 1.8 and s["efficiency"] == 0.9
+
+
+def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_factory):
+    from slm_factory.rows import write_jsonl
+
+    rows = tmp_path / "train.jsonl"
+    write_jsonl(rows, [row_factory(f"remind me to stretch at {h}pm", {"tool": None, "arguments": {}})
+                       for h in range(1, 9)])
+    out = tmp_path / "bench.jsonl"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), "--archs", "tiny-llama",
+                        "--tokenizer", str(tokenizer_dir), "--rows", str(rows), "--ranks", "4", "--quant", "lora",
+                        "--backends", "trl", "--steps", "3", "--warmup", "1", "--batch-size", "2",
+                        "--workdir", str(tmp_path / "models"), "--out", str(out)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (r,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert "error" not in r, r
+    assert r["backend"] == "trl" and r["timed_steps"] == 2 and r["tokens"] > 0 and r["tokens_per_s"] > 0
+    assert r["padding_free_used"] is False
+    assert "| trl | tiny-llama | lora | 4 | padded |" in p.stdout
