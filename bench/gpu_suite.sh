@@ -2,7 +2,7 @@
 # The GPU figures of docs/benchmarks.md, in parts, on a CUDA machine where unsloth, trl, datasets and
 # bitsandbytes import. Run from the repository root:
 #   bash bench/gpu_suite.sh OUT_DIR PART [TOKENIZER_DIR]
-# PART: tests | stage | eval | train | train-extra | multi | all. TOKENIZER_DIR: a folder with the base
+# PART: tests | stage | eval | train | train-extra | multi | all (STAGES narrows the stage part). TOKENIZER_DIR: a folder with the base
 # model's tokenizer and config (default outputs/base_model). Models are the real architectures with
 # random weights (throughput does not depend on weight values; quality is measured on the CPU).
 set -uo pipefail
@@ -41,8 +41,8 @@ fi
 if want stage; then
   # The train stage with each backend on the default data, then the eval stage's code loading the adapter.
   $PY bench/train_throughput.py --build-only --archs smollm2-135m --tokenizer "$TOK" --workdir $M >&2
-  for v in unsloth_lora:backend=unsloth unsloth_qlora:backend=unsloth,load_in_4bit=true trl_lora:backend=trl \
-           trl_qlora:backend=trl,load_in_4bit=true; do
+  for v in ${STAGES:-unsloth_lora:backend=unsloth unsloth_qlora:backend=unsloth,load_in_4bit=true trl_lora:backend=trl \
+           trl_qlora:backend=trl,load_in_4bit=true}; do
     name=${v%%:*}
     variant "$name" $(echo "${v#*:}" | tr ',' ' ')
     say "train stage: $name"
@@ -73,10 +73,13 @@ if want train; then
 fi
 
 if want train-extra; then
-  say "training benchmark: unsloth defaults, and gradient checkpointing on for both"
+  say "training benchmark: batch 64, unsloth defaults, gradient checkpointing on for both"
+  $PY bench/train_throughput.py --tokenizer "$TOK" --workdir $M --out "$OUT/train_bench_extra.jsonl" \
+    --archs qwen3-0.6b llama-3.2-1b --ranks 16 --quant lora qlora --backends trl unsloth --batch-size 64 \
+    2> "$W/train_extra.log"
   $PY bench/train_throughput.py --tokenizer "$TOK" --workdir $M --out "$OUT/train_bench_extra.jsonl" \
     --archs qwen3-0.6b llama-3.2-1b --ranks 16 --quant lora --backends unsloth --policy unsloth-default \
-    2> "$W/train_extra.log"
+    2>> "$W/train_extra.log"
   $PY bench/train_throughput.py --tokenizer "$TOK" --workdir $M --out "$OUT/train_bench_extra.jsonl" \
     --archs qwen3-0.6b llama-3.2-1b --ranks 16 --quant lora --backends trl unsloth --grad-ckpt 2>> "$W/train_extra.log"
   tail -5 "$W/train_extra.log" >&2

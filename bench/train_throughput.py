@@ -16,8 +16,11 @@ The named baseline is TRL+PEFT (`trl`), measured in the same run. Fair by constr
   batches, which TRL only supports correctly with flash attention) and the same gradient
   checkpointing setting; `--policy unsloth-default` leaves unsloth's own choices (auto padding-free)
   against padded TRL, to show where a difference comes from;
-- the first `--warmup` steps (compilation, autotuning, allocator growth) are excluded: times are taken
-  between step ends with the GPU synchronised, tokens are TRL's own count of non-padding tokens.
+- batches padded to a multiple of 64 (`--pad-multiple`) so few distinct shapes occur; an unrecorded
+  priming run per model and process, and the first `--warmup` steps of every run (compilation,
+  autotuning, allocator growth) are excluded: times are taken between step ends with the GPU
+  synchronised; tokens are counted from each collated batch (real and padded), the same way for both
+  backends, so equal `padded_tokens` shows both did the same work.
 
 Each backend runs in its own process (unsloth patches transformers on import, so TRL must never share
 a process with it); results are JSON lines in --out, and a table with unsloth/trl ratios is printed.
@@ -122,7 +125,7 @@ def scaling(results: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------- worker (one backend)
 
 def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str, policy: str, grad_ckpt: bool,
-            steps: int, warmup: int, batch_size: int, max_length: int, seed: int) -> dict:
+            steps: int, warmup: int, batch_size: int, max_length: int, seed: int, pad_multiple: int) -> dict:
     import gc
 
     import torch
@@ -153,7 +156,7 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
     params = {"learning_rate": 1e-4, "epochs": 1,
               "train": {"batch_size": batch_size, "grad_accum": 1, "max_steps": steps, "max_seq_length": max_length,
                         "seed": seed, "gradient_checkpointing": grad_ckpt, "warmup_ratio": 0.0}}
-    overrides = {"logging_steps": 1}
+    overrides = {"logging_steps": 1, "pad_to_multiple_of": pad_multiple or None}
     if policy != "unsloth-default":
         overrides["padding_free"] = policy == "padding_free"
     if grad_ckpt and backend == "trl":
@@ -172,18 +175,36 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
     timer = StepTimer()
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data), processing_class=tok,
                          peft_config=peft_config, callbacks=[timer])
+    # Count what each batch really holds, the same way for both backends (unsloth's trainer logs no
+    # num_tokens): real tokens (attention mask) and the padded batch size (input_ids), in batch order.
+    collate, seen = trainer.data_collator, []
+
+    def counting(features):
+        batch = collate(features)
+        ids = batch["input_ids"]
+        real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(ids.numel())
+        seen.append((real, int(ids.numel())))
+        return batch
+
+    trainer.data_collator = counting
     trainer.train()
     timed = len(timer.ends) - warmup
     seconds = timer.ends[-1] - timer.ends[warmup - 1]
+    window = seen[warmup:steps]  # the batches of the timed steps (one per step, grad_accum 1)
+    local = sum(r for r, _ in window)
     tokens_at = {int(h["step"]): int(h["num_tokens"]) for h in trainer.state.log_history
                  if "num_tokens" in h and "step" in h}
-    tokens = (tokens_at[steps] - tokens_at[warmup]) if steps in tokens_at and warmup in tokens_at else None
+    trl_tokens = (tokens_at[steps] - tokens_at[warmup]) if steps in tokens_at and warmup in tokens_at else None
+    # Under DDP each process counts its own batches; TRL's count is already summed over processes.
+    tokens = trl_tokens if world_size() > 1 and trl_tokens else local * world_size()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     result = {
         "backend": backend, "arch": Path(model_dir).name, "rank": rank, "quant": quant, "policy": policy,
         "gradient_checkpointing": grad_ckpt, "gpus": world_size(), "batch_size_per_gpu": batch_size,
         "max_length": max_length, "timed_steps": timed, "step_time_s": round(seconds / timed, 4),
         "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1) if tokens else None,
+        "padded_tokens": sum(p for _, p in window) * world_size(), "trl_logged_tokens": trl_tokens,
+        "pad_multiple": pad_multiple,
         "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
         "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 3) if cuda else None,
         "padding_free_used": bool(getattr(trainer.args, "padding_free", False)),
@@ -211,11 +232,19 @@ def worker(a) -> None:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({platform.machine()})"
     main_proc = int(os.environ.get("RANK", "0")) == 0
     for model_dir in a.model_dirs:
+        if a.prime:
+            # A short unrecorded run first: the first run of a model in a process pays one-off costs
+            # (kernel selection and compilation for each new shape) that 10 warm-up steps do not cover.
+            try:
+                run_one(a.backend, model_dir, a.rows, a.ranks[0], a.quant[0], a.policy, a.grad_ckpt, a.steps,
+                        a.warmup, a.batch_size, a.max_length, a.seed, a.pad_multiple)
+            except Exception as e:
+                print(f"priming run failed: {e}", file=sys.stderr)
         for quant in a.quant:
             for rank in a.ranks:
                 try:
                     r = run_one(a.backend, model_dir, a.rows, rank, quant, a.policy, a.grad_ckpt, a.steps,
-                                a.warmup, a.batch_size, a.max_length, a.seed)
+                                a.warmup, a.batch_size, a.max_length, a.seed, a.pad_multiple)
                 except Exception as e:  # one failing configuration must not lose the others' figures
                     r = {"backend": a.backend, "arch": Path(model_dir).name, "rank": rank, "quant": quant,
                          "policy": a.policy, "gpus": int(os.environ.get("WORLD_SIZE", "1")),
@@ -262,6 +291,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pad-multiple", type=int, default=64, help="pad batches to a multiple of this (0: longest row)")
+    ap.add_argument("--no-prime", dest="prime", action="store_false", help="skip the unrecorded first run per model")
     ap.add_argument("--workdir", default="/tmp/bench_models")
     ap.add_argument("--out", default="bench_train.jsonl")
     ap.add_argument("--build-only", action="store_true", help="only save the random models; print their folders")
@@ -278,9 +309,12 @@ def main() -> None:
     start = sum(1 for _ in open(a.out)) if Path(a.out).exists() else 0
     common = ["--rows", a.rows, "--ranks", *map(str, a.ranks), "--quant", *a.quant, "--policy", a.policy,
               "--steps", str(a.steps), "--warmup", str(a.warmup), "--batch-size", str(a.batch_size),
-              "--max-length", str(a.max_length), "--seed", str(a.seed), "--out", a.out, "--model-dirs", *dirs]
+              "--max-length", str(a.max_length), "--seed", str(a.seed), "--out", a.out, "--model-dirs", *dirs,
+              "--pad-multiple", str(a.pad_multiple)]
     if a.grad_ckpt:
         common.append("--grad-ckpt")
+    if not a.prime:
+        common.append("--no-prime")
     for gpus in a.gpus:
         for backend in a.backends:
             launcher = [sys.executable]

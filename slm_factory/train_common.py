@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -76,11 +77,16 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
         disable_tqdm=True,
         # Recomputing activations saves memory a small model does not need, at ~30% more time.
         gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)),
-        # Batches of similar length waste less padding compute, but each batch then holds one kind of row.
-        train_sampling_strategy="group_by_length" if cfg.get("group_by_length", False) else "random",
         # LoRA leaves most weights frozen; DDP's search for unused parameters would only cost time.
         ddp_find_unused_parameters=False if world_size() > 1 else None,
     )
+    # Batches of similar length waste less padding compute, but each batch then holds one kind of row.
+    # (transformers >= 5.20 names this train_sampling_strategy; earlier releases, group_by_length.)
+    grouped = bool(cfg.get("group_by_length", False))
+    if "train_sampling_strategy" in {f.name for f in dataclasses.fields(SFTConfig)}:
+        kw["train_sampling_strategy"] = "group_by_length" if grouped else "random"
+    else:
+        kw["group_by_length"] = grouped
     kw.update(overrides)
     return SFTConfig(**kw), steps
 

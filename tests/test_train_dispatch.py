@@ -95,12 +95,13 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     p = subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), "--archs", "tiny-llama",
                         "--tokenizer", str(tokenizer_dir), "--rows", str(rows), "--ranks", "4", "--quant", "lora",
-                        "--backends", "trl", "--steps", "3", "--warmup", "1", "--batch-size", "2",
+                        "--backends", "trl", "--steps", "3", "--warmup", "1", "--batch-size", "2", "--no-prime",
                         "--workdir", str(tmp_path / "models"), "--out", str(out)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     (r,) = [json.loads(x) for x in out.read_text().splitlines()]
     assert "error" not in r, r
     assert r["backend"] == "trl" and r["timed_steps"] == 2 and r["tokens"] > 0 and r["tokens_per_s"] > 0
-    assert r["padding_free_used"] is False
+    assert r["padding_free_used"] is False and r["padded_tokens"] >= r["tokens"] and r["padded_tokens"] % 64 == 0
+    assert r["tokens"] == r["trl_logged_tokens"]  # our count agrees with TRL's own
     assert "| trl | tiny-llama | lora | 4 | padded |" in p.stdout
