@@ -322,8 +322,10 @@ def main() -> None:
                 launcher += ["-m", "accelerate.commands.launch", "--num_processes", str(gpus), "--multi_gpu"]
             cmd = [*launcher, __file__, "--worker", "--backend", backend, *common]
             print(f"== {backend} on {gpus} GPU(s)", file=sys.stderr, flush=True)
-            rc = subprocess.call(cmd, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])})
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            if gpus == 1 and "CUDA_VISIBLE_DEVICES" not in env:
+                env["CUDA_VISIBLE_DEVICES"] = "0"  # else HF Trainer uses nn.DataParallel, which SFTTrainer refuses
+            rc = subprocess.call(cmd, env=env)
             if rc:
                 print(f"   worker exited {rc}", file=sys.stderr)
     results = [json.loads(x) for x in open(a.out).read().splitlines()[start:]] if Path(a.out).exists() else []

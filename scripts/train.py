@@ -13,6 +13,7 @@ FSDP, DeepSpeed ZeRO-2, ...) instead of plain DDP.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,14 @@ def launch_command(python: str, script: Path, argv: list[str], num_gpus: int,
     return [*cmd, str(script), *argv]
 
 
+def process_env(env: dict, num_gpus: int, visible: int) -> dict:
+    """One-GPU runs on a machine with several see only the first: HF Trainer would otherwise wrap the
+    model in nn.DataParallel, which TRL's SFTTrainer refuses."""
+    if num_gpus <= 1 and visible > 1 and "CUDA_VISIBLE_DEVICES" not in env:
+        return {**env, "CUDA_VISIBLE_DEVICES": "0"}
+    return dict(env)
+
+
 def check_gpus(backend: str, num_gpus: int, visible: int) -> None:
     if num_gpus <= 1:
         return
@@ -67,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     script = Path(__file__).resolve().parents[1] / "training" / BACKENDS[backend]
     cmd = launch_command(sys.executable, script, argv, num_gpus, cfg.get("accelerate_config"))
     log.info("backend: %s%s", backend, f" on {num_gpus} GPUs" if num_gpus > 1 else "")
-    raise SystemExit(subprocess.call(cmd))
+    raise SystemExit(subprocess.call(cmd, env=process_env(dict(os.environ), num_gpus, torch.cuda.device_count())))
 
 
 if __name__ == "__main__":

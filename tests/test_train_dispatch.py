@@ -44,6 +44,13 @@ def test_gpu_count_checks_are_clear():
         train.check_gpus("trl", 2, 1)
 
 
+def test_one_gpu_runs_see_one_gpu():
+    train = load_script("train")
+    assert train.process_env({}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert train.process_env({"CUDA_VISIBLE_DEVICES": "3"}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "3"}
+    assert train.process_env({}, 2, 2) == {} and train.process_env({}, 1, 1) == {}
+
+
 def test_steps_account_for_every_process(monkeypatch):
     from slm_factory.train_common import total_steps, world_size
 
