@@ -133,7 +133,7 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
 
     from slm_factory.backends import LoraSettings, load_trl, load_unsloth
     from slm_factory.rows import read_rows
-    from slm_factory.train_common import prompt_completion, sft_config, world_size
+    from slm_factory.train_common import TokenCounter, prompt_completion, sft_config, world_size
 
     cuda = torch.cuda.is_available()
     lora = LoraSettings(rank=rank, alpha=2 * rank, dropout=0.0, target_modules=TARGETS,
@@ -175,23 +175,11 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
     timer = StepTimer()
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data), processing_class=tok,
                          peft_config=peft_config, callbacks=[timer])
-    # Count what each batch really holds, the same way for both backends (unsloth's trainer logs no
-    # num_tokens): real tokens (attention mask) and the padded batch size (input_ids), in batch order.
-    collate, seen = trainer.data_collator, []
-
-    def counting(features):
-        batch = collate(features)
-        ids = batch["input_ids"]
-        real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(ids.numel())
-        seen.append((real, int(ids.numel())))
-        return batch
-
-    trainer.data_collator = counting
+    counter = TokenCounter(trainer)  # real and padded tokens per batch, the same way for both backends
     trainer.train()
     timed = len(timer.ends) - warmup
     seconds = timer.ends[-1] - timer.ends[warmup - 1]
-    window = seen[warmup:steps]  # the batches of the timed steps (one per step, grad_accum 1)
-    local = sum(r for r, _ in window)
+    local = counter.real(warmup, steps)  # the batches of the timed steps (one per step, grad_accum 1)
     tokens_at = {int(h["step"]): int(h["num_tokens"]) for h in trainer.state.log_history
                  if "num_tokens" in h and "step" in h}
     trl_tokens = (tokens_at[steps] - tokens_at[warmup]) if steps in tokens_at and warmup in tokens_at else None
@@ -203,7 +191,7 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
         "gradient_checkpointing": grad_ckpt, "gpus": world_size(), "batch_size_per_gpu": batch_size,
         "max_length": max_length, "timed_steps": timed, "step_time_s": round(seconds / timed, 4),
         "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1) if tokens else None,
-        "padded_tokens": sum(p for _, p in window) * world_size(), "trl_logged_tokens": trl_tokens,
+        "padded_tokens": counter.padded(warmup, steps) * world_size(), "trl_logged_tokens": trl_tokens,
         "pad_multiple": pad_multiple,
         "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
         "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 3) if cuda else None,

@@ -91,15 +91,42 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
     return SFTConfig(**kw), steps
 
 
+class TokenCounter:
+    """Wraps a trainer's data collator to record, per collated batch and in order, the real tokens
+    (attention mask; every token when a padding-free batch has no mask) and the padded batch size.
+    Works the same for both backends (unsloth's trainer logs no `num_tokens`). Counts are this
+    process's own; multiply by the process count under DDP."""
+
+    def __init__(self, trainer):
+        self.batches: list[tuple[int, int]] = []
+        self._collate = trainer.data_collator
+        trainer.data_collator = self
+
+    def __call__(self, features):
+        batch = self._collate(features)
+        ids = batch["input_ids"]
+        real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(ids.numel())
+        self.batches.append((real, int(ids.numel())))
+        return batch
+
+    def real(self, start: int = 0, stop: int | None = None) -> int:
+        return sum(r for r, _ in self.batches[start:stop])
+
+    def padded(self, start: int = 0, stop: int | None = None) -> int:
+        return sum(p for _, p in self.batches[start:stop])
+
+
 def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,
-           n_rows: int) -> dict:
+           n_rows: int, counter: TokenCounter | None = None) -> dict:
     """Save the adapter and tokenizer, the loss curve and the metrics (on the main process only when
     several train together; `num_tokens` in TRL's logs is already summed over processes)."""
     if not trainer.is_world_process_zero():
         return {}
     trainer.model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
-    seen = max([int(h["num_tokens"]) for h in trainer.state.log_history if "num_tokens" in h] or [0])
+    # Only the batches optimizer steps consumed (the loader may have collated one more).
+    used = trainer.state.global_step * trainer.args.gradient_accumulation_steps
+    seen = counter.real(0, used) * world_size() if counter else 0
     return write_outputs(trainer.state.log_history, loss_csv, metrics_path, {
         "backend": backend, "steps": trainer.state.global_step, "train_rows": n_rows,
         "train_seconds": round(seconds, 1), "tokens_per_second": round(seen / seconds, 1) if seconds else None,
