@@ -151,6 +151,10 @@ class FakeLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as separate writes; with Nagle's algorithm on, the body waits for
+            # the client's delayed ACK of the headers (tens of ms per response on loopback), which real
+            # API servers do not add. TCP_NODELAY sends each write at once.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
