@@ -92,14 +92,17 @@ def build_model_dir(arch: str, tokenizer_dir: str, out: Path, seed: int) -> Path
 def pair_ratios(results: list[dict]) -> list[dict]:
     """For every unsloth result, its ratios to the TRL result of the same architecture, rank,
     quantisation and GPU count (tokens/s: >1 means unsloth is faster; memory: <1 means it uses less)."""
-    key = lambda r: (r["arch"], r["rank"], r["quant"], r["gpus"], r["gradient_checkpointing"])  # noqa: E731
-    trl = {key(r): r for r in results if r["backend"] == "trl" and r.get("policy") != "padding_free"}
-    trl.update({key(r) + ("pf",): r for r in results if r["backend"] == "trl" and r.get("policy") == "padding_free"})
+    def key(r: dict) -> tuple:
+        # TRL has no unsloth defaults to leave on: unsloth-default is set against padded TRL.
+        policy = "padding_free" if r["policy"] == "padding_free" else "padded"
+        return r["arch"], r["rank"], r["quant"], r["gpus"], r["gradient_checkpointing"], policy
+
+    trl = {key(r): r for r in results if r["backend"] == "trl"}
     out = []
     for r in results:
         if r["backend"] != "unsloth":
             continue
-        base = trl.get(key(r) + (("pf",) if r["policy"] == "padding_free" else ()))
+        base = trl.get(key(r))
         if base is None or not base.get("step_time_s"):
             continue
         tps, btps = r.get("tokens_per_s"), base.get("tokens_per_s")

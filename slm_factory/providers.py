@@ -224,28 +224,11 @@ class LLMTeacher:
         body["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = mt
         return body
 
-    @staticmethod
-    def _from_anthropic(msg) -> Response:
-        text = "".join(getattr(b, "text", "") for b in msg.content)
-        stop = {"max_tokens": "max_tokens", "refusal": "refusal"}.get(msg.stop_reason or "", "end")
-        return Response(text=text, stop_reason=stop, usage={"input_tokens": msg.usage.input_tokens,
-                                                            "output_tokens": msg.usage.output_tokens})
-
-    @staticmethod
-    def _from_openai(comp) -> Response:
-        choice = comp.choices[0]
-        stop = "max_tokens" if choice.finish_reason == "length" else "end"
-        if getattr(choice.message, "refusal", None):
-            stop = "refusal"
-        text = choice.message.content or getattr(choice.message, "refusal", "") or ""
-        usage = comp.usage
-        return Response(text=text, stop_reason=stop, usage={"input_tokens": usage.prompt_tokens if usage else 0,
-                                                            "output_tokens": usage.completion_tokens if usage else 0})
-
     async def _call(self, body: dict) -> Response:
         """One request through the SDK (auth, retries with backoff honouring Retry-After, typed errors).
         The answer is read from the raw JSON: building the SDK's typed response models costs ~10% of
-        the client's CPU per request, which bounds throughput at high concurrency."""
+        the client's CPU per request, which bounds throughput at high concurrency. Batch results
+        (typed by the SDK) go through the same two parsers as dicts."""
         if self.provider == "anthropic":
             raw = await self.client().messages.with_raw_response.create(**body)
             return self._from_anthropic_json(json.loads(raw.http_response.content))
@@ -417,7 +400,7 @@ class LLMTeacher:
                 await asyncio.sleep(poll)
             async for item in await c.messages.batches.results(batch_id):
                 if item.result.type == "succeeded":
-                    out[item.custom_id] = self._from_anthropic(item.result.message)
+                    out[item.custom_id] = self._from_anthropic_json(item.result.message.model_dump())
                 else:
                     out[item.custom_id] = f"batch result {item.result.type}"
             return out
@@ -437,7 +420,7 @@ class LLMTeacher:
                 item = json.loads(line)
                 resp = item.get("response") or {}
                 if resp.get("status_code") == 200:
-                    out[item["custom_id"]] = self._from_openai(ChatCompletion.model_validate(resp["body"]))
+                    out[item["custom_id"]] = self._from_openai_json(ChatCompletion.model_validate(resp["body"]).model_dump())
                 else:
                     out[item["custom_id"]] = f"batch error {resp.get('status_code')}: {item.get('error')}"
         return out

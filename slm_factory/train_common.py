@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import math
 import os
+import time
 from pathlib import Path
 
 from .common import write_json
@@ -116,8 +117,16 @@ class TokenCounter:
         return sum(p for _, p in self.batches[start:stop])
 
 
+def train_and_finish(trainer, tok, a, backend: str, n_rows: int) -> dict:
+    """Train (timed, tokens counted) and write the stage's outputs; what both backends do after setup."""
+    counter = TokenCounter(trainer)
+    t0 = time.perf_counter()
+    trainer.train()
+    return finish(trainer, tok, a.out, a.loss_csv, a.metrics, backend, time.perf_counter() - t0, n_rows, counter)
+
+
 def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,
-           n_rows: int, counter: TokenCounter | None = None) -> dict:
+           n_rows: int, counter: TokenCounter) -> dict:
     """Save the adapter and tokenizer, the loss curve and the metrics (on the main process only when
     several train together; `num_tokens` in TRL's logs is already summed over processes)."""
     if not trainer.is_world_process_zero():
@@ -126,7 +135,7 @@ def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend:
     tok.save_pretrained(str(out))
     # Only the batches optimizer steps consumed (the loader may have collated one more).
     used = trainer.state.global_step * trainer.args.gradient_accumulation_steps
-    seen = counter.real(0, used) * world_size() if counter else 0
+    seen = counter.real(0, used) * world_size()
     return write_outputs(trainer.state.log_history, loss_csv, metrics_path, {
         "backend": backend, "steps": trainer.state.global_step, "train_rows": n_rows,
         "train_seconds": round(seconds, 1), "tokens_per_second": round(seen / seconds, 1) if seconds else None,

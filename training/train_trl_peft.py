@@ -9,12 +9,10 @@ Loss is on the assistant tokens only (prompt/completion data). Saves the LoRA ad
 
 from __future__ import annotations
 
-import time
-
 from slm_factory.backends import LoraSettings, load_trl
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import TokenCounter, finish, parse_args, prompt_completion, sft_config, world_size
+from slm_factory.train_common import parse_args, prompt_completion, sft_config, train_and_finish, world_size
 
 log = get_logger("train")
 
@@ -37,11 +35,7 @@ def main(argv: list[str] | None = None) -> None:
                          peft_config=lora)
     log.info("TRL+PEFT: %d rows, %d steps, rank %s, lr %s, %s", len(rows), steps, params["lora_rank"],
              params["learning_rate"], f"cuda x{world_size()}" if cuda else f"cpu x{torch.get_num_threads()}")
-    counter = TokenCounter(trainer)
-    t0 = time.perf_counter()
-    trainer.train()
-    metrics = finish(trainer, tok, a.out, a.loss_csv, a.metrics, "trl", time.perf_counter() - t0, len(rows),
-                     counter)
+    metrics = train_and_finish(trainer, tok, a, "trl", len(rows))
     log.info("done: %s", metrics)
 
 

@@ -10,12 +10,10 @@ QLoRA. The adapter it saves is a regular PEFT adapter, so eval loads it the same
 
 from __future__ import annotations
 
-import time
-
 from slm_factory.backends import LoraSettings, load_unsloth
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import TokenCounter, finish, parse_args, prompt_completion, sft_config
+from slm_factory.train_common import parse_args, prompt_completion, sft_config, train_and_finish
 
 log = get_logger("train")
 
@@ -39,11 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     trainer = SFTTrainer(model=model, processing_class=tok, train_dataset=Dataset.from_list(prompt_completion(rows)),
                          args=args)
     log.info("unsloth: %d rows, %d steps, rank %s, 4bit=%s", len(rows), steps, lora.rank, lora.load_in_4bit)
-    counter = TokenCounter(trainer)
-    t0 = time.perf_counter()
-    trainer.train()
-    metrics = finish(trainer, tok, a.out, a.loss_csv, a.metrics, "unsloth", time.perf_counter() - t0, len(rows),
-                     counter)
+    metrics = train_and_finish(trainer, tok, a, "unsloth", len(rows))
     log.info("done: %s", metrics)
 
 
