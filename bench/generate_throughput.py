@@ -1,14 +1,15 @@
 """Benchmark: teacher request throughput against the local fake server (not a test).
 
     python bench/generate_throughput.py [--requests 1000] [--concurrency 32] [--latency 0.1] [--provider anthropic] \
-        [--repeat 5]
+        [--repeat 5] [--http-client aiohttp]
 
 The server (slm_factory.fake_llm, in its own process so it does not share the client's GIL) answers
 every request after a fixed latency, so the named baseline is the ideal time
 requests / concurrency x latency (3.125 s for the defaults). Importing the SDK and building its client
-happen before the timer starts (a one-time cost of about a second, not throughput). Prints the measured wall time (SDK client,
-rate limiter, budget accounting and the durable cache write per response included) and its ratio to
-the ideal, per run and the median over --repeat runs. Goal: <= 1.3x.
+happen before the timer starts (a one-time cost of about a second, not throughput). Prints the
+measured wall time (SDK client, rate limiter, budget accounting and the durable cache write per
+response included) and its ratio to the ideal, per run and the median over --repeat runs, and the
+client's CPU per request (what bounds throughput once the server keeps up). Goal: <= 1.3x.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--provider", default="anthropic", choices=["anthropic", "openai"])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--http-client", default="aiohttp", choices=["aiohttp", "httpx"],
+                    help="teacher.http_client: the SDK's transport")
     a = ap.parse_args()
     from slm_factory.spec import TaskSpec
 
@@ -47,14 +50,16 @@ def main() -> None:
                                "--port", str(port), "--latency", str(a.latency)], stdout=subprocess.PIPE, text=True)
     server.stdout.readline()  # "fake LLM server on ..." once it listens
     ideal = a.requests / a.concurrency * a.latency
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus; provider {a.provider} (real SDK client); "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus; provider {a.provider} (real SDK client, "
+          f"{a.http_client} transport); "
           f"{a.requests} requests, concurrency {a.concurrency}, server latency {a.latency}s, ideal {ideal:.3f}s")
     ratios = []
     try:
         for i in range(a.repeat):
-            wall, stats = run(a, spec, f"http://127.0.0.1:{port}")
+            wall, cpu, stats = run(a, spec, f"http://127.0.0.1:{port}")
             ratios.append(wall / ideal)
-            print(f"run {i + 1}: {wall:.2f}s wall, ratio {wall / ideal:.2f}x; done {stats.done}, failed {stats.failed}")
+            print(f"run {i + 1}: {wall:.2f}s wall, ratio {wall / ideal:.2f}x, client CPU {cpu * 1000 / a.requests:.2f} "
+                  f"ms/request; done {stats.done}, failed {stats.failed}")
     finally:
         server.terminate()
         server.wait()
@@ -68,17 +73,17 @@ def run(a, spec, base: str):
     with tempfile.TemporaryDirectory() as tmp:
         url = base + ("" if a.provider == "anthropic" else "/v1")
         cfg = {"provider": a.provider, "model": "bench", "base_url": url, "concurrency": a.concurrency,
-               "rows_per_request": 1, "max_tokens": 256}
+               "rows_per_request": 1, "max_tokens": 256, "http_client": a.http_client}
         teacher = LLMTeacher(spec, cfg, 0, Path(tmp))
         requests = plan_requests(spec, a.requests)
         cache = ResponseCache(Path(tmp) / "cache")
         identity = teacher.identity()  # builds the SDK client: its import is a one-time cost, not timed
         keys = {r.index: ResponseCache.key(identity, teacher.prompt_for(r), r) for r in requests}
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         stats = teacher.complete(requests, lambda r, resp: cache.put(keys[r.index], resp))
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
         cache.close()
-    return wall, stats
+    return wall, cpu, stats
 
 
 if __name__ == "__main__":

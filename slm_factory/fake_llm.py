@@ -241,7 +241,12 @@ class FakeLLM:
                     return self.send(200, fake.openai_batch(m.group(1)))
                 return self.send(404, {"error": {"message": f"no route {path}"}})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            # socketserver listens with a backlog of 5: 32 clients connecting at once overflow it,
+            # and each dropped SYN waits out TCP's 1 s retransmit timeout. Real APIs never do that.
+            request_queue_size = 1024
+
+        self._server = Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

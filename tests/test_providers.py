@@ -61,6 +61,10 @@ def test_missing_key_is_one_clear_error(tmp_path, monkeypatch):
     params = params_file(tmp_path, {"provider": "openai_compatible", "model": "m", "api_key_env": "TOGETHER_API_KEY"}, 4)
     with pytest.raises(TeacherConfigError, match="TOGETHER_API_KEY"):
         load_script("generate").main(gen_args(tmp_path, params))
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    params = params_file(tmp_path, {"provider": "openai", "model": "m", "http_client": "requests"}, 4)
+    with pytest.raises(TeacherConfigError, match="http_client must be aiohttp or httpx"):
+        load_script("generate").main(gen_args(tmp_path, params))
 
 
 def test_faults_are_retried_or_rejected_with_reasons(tmp_path, keys, tokenizer_dir):
@@ -95,10 +99,11 @@ def test_faults_are_retried_or_rejected_with_reasons(tmp_path, keys, tokenizer_d
     assert v["input"] == v["accepted"] + v["rejected"]
 
 
-@pytest.mark.parametrize("provider", ["openai", "openai_compatible"])
-def test_openai_sdk_providers(tmp_path, keys, provider):
+@pytest.mark.parametrize("provider,http_client", [("openai", "aiohttp"), ("openai_compatible", "httpx")])
+def test_openai_sdk_providers(tmp_path, keys, provider, http_client):
     with FakeLLM(ROOT / "specs", faults={1: "refusal", 2: "truncated"}) as fake:
-        params = params_file(tmp_path, {"provider": provider, "model": "gpt-4o-mini", "base_url": fake.url + "/v1"}, 8)
+        params = params_file(tmp_path, {"provider": provider, "model": "gpt-4o-mini", "base_url": fake.url + "/v1",
+                                        "http_client": http_client}, 8)
         load_script("generate").main(gen_args(tmp_path, params))
         assert {e["path"] for e in fake.log} == {"/v1/chat/completions"}
         m = json.loads((tmp_path / "metrics/generate.json").read_text())
