@@ -65,7 +65,7 @@ def main() -> None:
         spec, rows = synthetic(n, seed=n)
         lines = {"bench": [(i + 1, dump_line(r)) for i, r in enumerate(rows)]}
         t = time.perf_counter()
-        accepted, _ = validate.validate_batches(lines, spec, count, 256, 4)
+        accepted, _, _ = validate.validate_batches(lines, spec, count, 256, 4)
         v = time.perf_counter() - t
         texts = [r.user for r in rows]
         t = time.perf_counter()

@@ -38,7 +38,7 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     plan_items = []
     if params.get("repair") and repair_plan and repair_plan.exists():
         plan_items = read_json(repair_plan).get("items", [])
-    per = int(getattr(teacher, "rows_per_request", 1))
+    per = int(teacher.rows_per_request)
     requests = plan_requests(spec, math.ceil(int(params["n_examples"]) / per),
                              [{**i, "n": math.ceil(int(i["n"]) / per)} for i in plan_items])
     identity = teacher.identity()
@@ -50,10 +50,9 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
                       TextColumn("{task.completed}/{task.total} {task.fields[info]}"), TimeElapsedColumn(),
                       console=Console(stderr=True), disable=teacher.provider == "template") as bar:
             task = bar.add_task("generate", total=len(missing), info="")
-            if hasattr(teacher, "progress"):
-                teacher.progress = lambda st, budget: bar.update(
-                    task, completed=st.done + st.failed + st.skipped,
-                    info=f"failed {st.failed} · tokens {st.input_tokens + st.output_tokens} · ${budget.spent:.4f}")
+            teacher.progress = lambda st, budget: bar.update(
+                task, completed=st.done + st.failed + st.skipped,
+                info=f"failed {st.failed} · tokens {st.input_tokens + st.output_tokens} · ${budget.spent:.4f}")
             teacher.complete(missing, on_response)
 
     cache = ResponseCache(cache_dir)
@@ -61,7 +60,7 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     cache.close()
     if not missing:
         log.info("%d requests: %d cached, 0 to ask %s", len(requests), len(requests), teacher.provider)
-    stats = getattr(teacher, "stats", None) if missing else None  # LLM teachers count failures and skips
+    stats = teacher.stats  # failures and skips of this run's requests (all zero when nothing was asked)
 
     batch_size = int(gcfg.get("batch_size", 200))
     source = "template" if teacher.provider == "template" else "teacher"
@@ -75,7 +74,7 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
         rows, rej = response_to_rows(responses[k], r, spec, b, str(generator), source)
         batches[b].extend(rows)
         rejected.extend(rej)
-    for err in getattr(stats, "errors", []) or []:
+    for err in stats.errors:
         rejected.append(Rejected(stage="generate", batch="errors", reasons=[Reason(
             code="teacher_error", message="request failed after the SDK's retries", detail={"error": err})]))
     if out.exists():
@@ -89,17 +88,17 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     for k in keys:
         if responses[k] is not None:
             usage.update(responses[k].usage)
-    budget = getattr(teacher, "budget", None)
-    cost = budget.cost(dict(usage)) if budget is not None else 0.0
+    budget = teacher.budget
+    cost = budget.cost(dict(usage))
     unanswered = sum(1 for k in keys if responses[k] is None)
-    if budget is not None and budget.exhausted:
+    if budget.exhausted:
         log.warning("stopped at the budget: teacher.max_cost_usd=%s, spent $%.4f; %d requests not sent. "
                     "Every row already paid for is kept; raise the budget and rerun to continue.",
                     budget.limit, cost, unanswered)
     metrics = {
         "requests": len(requests),
         "cache_hits": len(requests) - len(missing),
-        "teacher_calls": len(missing) - (stats.skipped if stats else 0),
+        "teacher_calls": len(missing) - stats.skipped,
         "unanswered": unanswered,
         "rows": len(all_rows),
         "rejected": len(rejected),
@@ -107,7 +106,7 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
         "input_tokens": usage.get("input_tokens", 0),
         "output_tokens": usage.get("output_tokens", 0),
         "cost_usd": round(cost, 6),
-        "budget_exhausted": bool(budget is not None and budget.exhausted),
+        "budget_exhausted": budget.exhausted,
         "by_category": dict(sorted(Counter(r.provenance.category for r in all_rows).items())),
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in all_rows).items())),
     }

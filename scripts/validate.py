@@ -29,20 +29,26 @@ log = get_logger("validate")
 
 def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_tokens,
                      max_seq_length: int, min_user_chars: int,
-                     decisions: dict[str, ReviewDecision] | None = None) -> tuple[list[Row], dict[str, list[Rejected]]]:
-    """Pure core: {batch: [(line_no, text)]} -> (accepted rows, {batch: rejected records}).
+                     decisions: dict[str, ReviewDecision] | None = None
+                     ) -> tuple[list[Row], dict[str, list[Rejected]], list[str]]:
+    """Pure core: {batch: [(line_no, text)]} -> (accepted rows, {batch: rejected records}, orphans).
 
     Review decisions (keyed by row id) are applied here: `accept` overrules judgement gates only,
     `edit` replaces the row and re-runs every gate on it, `reject` keeps or makes a row rejected.
+    Orphans: ids of decisions whose row is not in the input (not applied; the caller reports them).
     """
     decisions = decisions or {}
+    input_ids: set[str] = set()
     leak = LeakCheck(spec.leak_patterns)
     rejected: dict[str, list[Rejected]] = {b: [] for b in batches}
     candidates: list[tuple[str, int, Row, list[Reason], ReviewDecision | None]] = []
     for b, lines in batches.items():
         for line_no, text in lines:
             row, obj, reason = parse_row_line(text)
-            decision = decisions.get((obj or {}).get("id", "")) if obj else None
+            row_id = obj.get("id") if obj else None
+            if isinstance(row_id, str):
+                input_ids.add(row_id)
+            decision = decisions.get(row_id) if isinstance(row_id, str) else None
             if decision and decision.decision == "edit" and decision.edited_row:
                 row, obj, reason = parse_row_line(json.dumps(decision.edited_row))
             if reason is not None:
@@ -63,7 +69,7 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
                                         reasons=reasons, row=row.model_dump(mode="json")))
         else:
             accepted.append(row)
-    return accepted, rejected
+    return accepted, rejected, sorted(set(decisions) - input_ids)
 
 
 def apply_decision(row: Row, reasons: list[Reason], d: ReviewDecision) -> tuple[Row, list[Reason]]:
@@ -127,14 +133,6 @@ def apply_judge(rows: list[Row], spec: TaskSpec, cfg: dict, seed: int,
     return kept, rejected
 
 
-def _line_id(text: str) -> str | None:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return obj.get("id") if isinstance(obj, dict) else None
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--params", type=Path, required=True)
@@ -157,16 +155,14 @@ def main(argv: list[str] | None = None) -> None:
     batches = {f.stem: list(iter_jsonl_raw(f)) for f in files}
     n_input = sum(len(v) for v in batches.values())
     decisions = load_decisions(a.decisions)
-    accepted, rejected = validate_batches(
+    accepted, rejected, orphans = validate_batches(
         batches, spec, chat_token_counter(a.base_model), int(params["train"]["max_seq_length"]),
         int(vcfg.get("min_user_chars", 4)), decisions)
-    input_ids = {i for lines in batches.values() for _, t in lines if (i := _line_id(t))}
     jcfg = (vcfg.get("judge") or {})
     if jcfg.get("provider"):
         accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), a.judge_cache)
         for b, recs in judged.items():
             rejected.setdefault(b, []).extend(recs)
-    orphans = sorted(set(decisions) - input_ids)
     metrics = metrics_for(n_input, accepted, rejected, spec, decisions, orphans)
     if orphans:
         log.warning("%d review decisions name rows that no longer exist (not applied): %s", len(orphans),

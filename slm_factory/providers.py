@@ -27,7 +27,7 @@ from typing import Any, Callable
 import yaml
 
 from .spec import SpecError, TaskSpec
-from .teacher import Request, Response, ResponseCache
+from .teacher import Budget, Progress, Request, Response, ResponseCache, RunStats
 
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 BATCH_STORE = "pending_batches.json"
@@ -64,33 +64,6 @@ def load_prices(spec: TaskSpec) -> dict[str, dict[str, float]]:
 
 
 @dataclass
-class Budget:
-    """Dollar accounting: what was spent, and the worst case of what is in flight."""
-
-    limit: float | None
-    price_in: float  # USD per token
-    price_out: float
-    spent: float = 0.0
-    reserved: float = 0.0
-    exhausted: bool = False
-
-    def cost(self, usage: dict) -> float:
-        return usage.get("input_tokens", 0) * self.price_in + usage.get("output_tokens", 0) * self.price_out
-
-    def try_reserve(self, worst: float) -> bool:
-        if self.limit is not None and self.spent + self.reserved + worst > self.limit:
-            self.exhausted = True
-            return False
-        self.reserved += worst
-        return True
-
-    def settle(self, worst: float, usage: dict | None) -> None:
-        self.reserved -= worst
-        if usage:
-            self.spent += self.cost(usage)
-
-
-@dataclass
 class RateLimiter:
     """Requests/minute and tokens/minute over a sliding 60 s window (None = unlimited)."""
 
@@ -117,16 +90,6 @@ class RateLimiter:
                     return
                 oldest = min(q[0][0] for q in (self._starts, self._tokens) if q)
                 await asyncio.sleep(max(0.01, 60 - (now - oldest)))
-
-
-@dataclass
-class RunStats:
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class LLMTeacher:
@@ -159,7 +122,7 @@ class LLMTeacher:
                              price_in=factor * float(price["input"]) / 1e6,
                              price_out=factor * float(price["output"]) / 1e6)
         self.stats = RunStats()
-        self.progress: Callable[[RunStats, Budget], None] | None = None
+        self.progress: Progress | None = None
         self._client = None
 
     # --- identity and prompts -----------------------------------------------------------------
@@ -360,9 +323,16 @@ class LLMTeacher:
         pending = [b for b in self._pending() if b["identity"] == self.identity()]
         waiting = {k for b in pending for k in b["keys"]}
         todo = [r for k, r in by_key.items() if k not in waiting]
+        reserved: dict[str, float] = {}  # worst case held per submitted request until its result settles it
         if todo:
-            todo = [r for r in todo if self.budget.try_reserve(self.worst_case_cost(self.prompt_for(r)))] \
-                if self.budget.limit is not None else todo
+            kept = []
+            for r in todo:
+                worst = self.worst_case_cost(self.prompt_for(r))
+                if not self.budget.try_reserve(worst):
+                    break  # as online: nothing after the first request the budget cannot cover
+                reserved[self.request_key(r)] = worst
+                kept.append(r)
+            todo = kept
             self.stats.skipped += len(by_key) - len(waiting) - len(todo)
             if todo:
                 batch_id = await self._submit(todo)
@@ -375,10 +345,12 @@ class LLMTeacher:
                 r = by_key.get(key)
                 if r is None:
                     continue
+                worst = reserved.pop(key, 0.0)  # 0.0: submitted by an earlier run, nothing held here
                 if isinstance(resp_or_err, Response):
-                    self.budget.settle(0.0, resp_or_err.usage)
+                    self.budget.settle(worst, resp_or_err.usage)
                     self._record(r, resp_or_err, on_response)
                 else:
+                    self.budget.settle(worst, None)
                     self.stats.failed += 1
                     self.stats.errors.append(f"{r.namespace}:{r.index}: {resp_or_err}")
             self._save_pending([x for x in self._pending() if x["batch_id"] != b["batch_id"]])

@@ -13,7 +13,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import diskcache
 
@@ -41,8 +41,52 @@ class Response:
     stop_reason: str = "end"
 
 
+@dataclass
+class Budget:
+    """Dollar accounting: what was spent, and the worst case of what is in flight."""
+
+    limit: float | None
+    price_in: float  # USD per token
+    price_out: float
+    spent: float = 0.0
+    reserved: float = 0.0
+    exhausted: bool = False
+
+    def cost(self, usage: dict) -> float:
+        return usage.get("input_tokens", 0) * self.price_in + usage.get("output_tokens", 0) * self.price_out
+
+    def try_reserve(self, worst: float) -> bool:
+        if self.limit is not None and self.spent + self.reserved + worst > self.limit:
+            self.exhausted = True
+            return False
+        self.reserved += worst
+        return True
+
+    def settle(self, worst: float, usage: dict | None) -> None:
+        self.reserved -= worst
+        if usage:
+            self.spent += self.cost(usage)
+
+
+@dataclass
+class RunStats:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[RunStats, Budget], None]
+
+
 class Teacher(Protocol):
     provider: str
+    rows_per_request: int
+    stats: RunStats  # counts of the last `complete`
+    budget: Budget  # dollars spent and the limit (the template teacher's costs nothing)
+    progress: Progress | None  # called after each request, for a progress bar
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes what a response would be, other than the request (for cache keys)."""
@@ -139,6 +183,9 @@ class TemplateTeacher:
     def __init__(self, spec: TaskSpec, seed: int):
         self.spec = spec
         self.seed = seed
+        self.stats = RunStats()
+        self.budget = Budget(limit=None, price_in=0.0, price_out=0.0)
+        self.progress: Progress | None = None
         path = spec.templates_path()
         self.grammar = Grammar.load(path)
         self.grammar_hash = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
@@ -164,6 +211,7 @@ class TemplateTeacher:
             template = rng.choices(cands, weights=[t.weight for t in cands])[0]
             pair = self.grammar.render(template, rng)
             resp = Response(text=json.dumps(pair, ensure_ascii=False), usage={}, stop_reason="end")
+            self.stats.done += 1
             if on_response is not None:
                 on_response(r, resp)
             out.append(resp)

@@ -160,6 +160,22 @@ def test_batch_mode_restart_polls_instead_of_resubmitting(tmp_path, keys, provid
     assert not json.loads((tmp_path / "cache/pending_batches.json").read_text())
 
 
+def test_batch_mode_budget_reserves_then_settles(tmp_path, keys, spec):
+    """Batch mode holds each submitted request's worst case until its result settles it."""
+    with FakeLLM(ROOT / "specs") as fake:
+        cfg = {"provider": "anthropic", "model": "claude-haiku-4-5", "base_url": fake.url, "mode": "batch",
+               "batch_poll_s": 0.05, "max_tokens": 512}
+        probe = LLMTeacher(spec, cfg, 0, tmp_path)
+        requests = plan_requests(spec, 6)
+        worst = probe.worst_case_cost(probe.prompt_for(requests[0]))
+        teacher = LLMTeacher(spec, {**cfg, "max_cost_usd": 2.5 * worst}, 0, tmp_path)
+        got = []
+        stats = teacher.complete(requests, lambda r, resp: got.append(r.index))
+    assert sorted(got) == [0, 1] and stats.done == 2 and stats.skipped == 4  # a prefix of the plan
+    assert teacher.budget.exhausted and teacher.budget.reserved == pytest.approx(0.0, abs=1e-12)
+    assert 0 < teacher.budget.spent <= 2.5 * worst
+
+
 def test_kill_and_resume_pays_once_and_matches_uninterrupted(tmp_path, keys):
     teacher_cfg = {"provider": "anthropic", "model": "claude-haiku-4-5", "concurrency": 2}
     with FakeLLM(ROOT / "specs", latency_s=0.25) as fake:

@@ -86,14 +86,14 @@ def test_validate_applies_decisions(spec, row_factory):
         "feedfacefeedface": ReviewDecision(row_id="feedfacefeedface", decision="accept"),
     }
     lines = [(1, dump_line(short)), (2, dump_line(broken_edit_src)), (3, dump_line(fine))]
-    accepted, rejected = validate.validate_batches({"b": lines}, spec, words, 100, 10, decisions)
+    accepted, rejected, orphans = validate.validate_batches({"b": lines}, spec, words, 100, 10, decisions)
+    assert orphans == ["feedfacefeedface"]  # a decision whose row is not in the input
     assert [r.id for r in accepted] == [short.id]
     assert accepted[0].provenance.source == "human"
     assert accepted[0].annotations["review"]["overturned"] == ["trivial"]
     codes = {r.line: [x.code for x in r.reasons] for r in rejected["b"]}
     assert codes[2] == ["unknown_label"]            # an edit that breaks the contract stays rejected
     assert codes[3] == ["rejected_by_review"]
-    m = validate.metrics_for(3, accepted, rejected, spec, decisions,
-                             sorted(set(decisions) - {short.id, broken_edit_src.id, fine.id}))
+    m = validate.metrics_for(3, accepted, rejected, spec, decisions, orphans)
     assert m["review_overturned_by_gate"] == {"trivial": 1}
     assert m["review_orphaned"] == 1 and m["review_accepted"] == 1 and m["review_rejected"] == 1

@@ -36,7 +36,7 @@ def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
     lines = [(1, dump_line(good)), (2, '{"id": "broken", "messages": [}'), (3, dump_line(unknown)),
              (4, dump_line(extra)), (5, dump_line(wrong_type)), (6, dump_line(long)), (7, dump_line(leak)),
              (8, dump_line(prose)), (9, dump_line(spaced)), (10, dump_line(null_opt))]
-    accepted, rejected = _validate_module().validate_batches({"batch_001": lines}, spec, words, 100, 4)
+    accepted, rejected, _ = _validate_module().validate_batches({"batch_001": lines}, spec, words, 100, 4)
     assert [r.id for r in accepted] == [good.id]
     recs = rejected["batch_001"]
     assert len(accepted) + len(recs) == len(lines)
@@ -58,7 +58,7 @@ def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
 def test_label_conflict_rejects_both(spec, row_factory):
     a = row_factory("ping me in 5 minutes", {"tool": "set_timer", "arguments": {"duration_seconds": 300}})
     b = row_factory("Ping me in 5 minutes!", {"tool": "no_tool", "arguments": {}})
-    accepted, rejected = _validate_module().validate_batches(
+    accepted, rejected, _ = _validate_module().validate_batches(
         {"b": [(1, dump_line(a)), (2, dump_line(b))]}, spec, words, 100, 4)
     assert not accepted
     assert all(r.reasons[0].code == "label_conflict" for r in rejected["b"])
