@@ -114,6 +114,17 @@ def test_openai_sdk_providers(tmp_path, keys, provider, http_client):
         assert json.loads((tmp_path / "metrics/generate.json").read_text())["cache_hits"] == 4
 
 
+@pytest.mark.parametrize("provider,env,suffix", [("anthropic", "ANTHROPIC_BASE_URL", ""),
+                                                  ("openai", "OPENAI_BASE_URL", "/v1")])
+def test_sdk_base_url_env_vars_keep_working(tmp_path, keys, monkeypatch, provider, env, suffix):
+    with FakeLLM(ROOT / "specs") as fake:
+        monkeypatch.setenv(env, fake.url + suffix)  # no teacher.base_url: the SDK reads its own variable
+        params = params_file(tmp_path, {"provider": provider, "model": "m"}, 4)
+        load_script("generate").main(gen_args(tmp_path, params))
+        assert len([e for e in fake.log if e["status"] == 200]) == 2
+    assert json.loads((tmp_path / "metrics/generate.json").read_text())["rows"] == 4
+
+
 def test_budget_stops_cleanly_and_keeps_paid_rows(tmp_path, keys):
     with FakeLLM(ROOT / "specs") as fake:
         params = params_file(tmp_path, {"provider": "anthropic", "model": "claude-haiku-4-5", "base_url": fake.url,
