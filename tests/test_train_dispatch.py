@@ -112,3 +112,12 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
     assert r["padding_free_used"] is False and r["padded_tokens"] >= r["tokens"] and r["padded_tokens"] % 64 == 0
     assert r["tokens"] == r["trl_logged_tokens"]  # our count agrees with TRL's own
     assert "| trl | tiny-llama | lora | 4 | padded |" in p.stdout
+
+
+def test_padding_free_is_on_for_cpu_by_default_and_checked():
+    from slm_factory.train_common import padding_free
+
+    assert padding_free({}, cuda=False) and not padding_free({}, cuda=True)
+    assert padding_free({"padding_free": True}, cuda=True) and not padding_free({"padding_free": False}, cuda=False)
+    with pytest.raises(ValueError, match="padding_free must be true, false or auto"):
+        padding_free({"padding_free": "yes"}, cuda=False)
