@@ -158,10 +158,10 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
     data = prompt_completion((rows * (need // max(1, len(rows)) + 1))[:need])
     params = {"learning_rate": 1e-4, "epochs": 1,
               "train": {"batch_size": batch_size, "grad_accum": 1, "max_steps": steps, "max_seq_length": max_length,
-                        "seed": seed, "gradient_checkpointing": grad_ckpt, "warmup_ratio": 0.0}}
+                        "seed": seed, "gradient_checkpointing": grad_ckpt, "warmup_ratio": 0.0,
+                        # unsloth-default: on CUDA, "auto" leaves padding-free to the backend
+                        "padding_free": "auto" if policy == "unsloth-default" else policy == "padding_free"}}
     overrides = {"logging_steps": 1, "pad_to_multiple_of": pad_multiple or None}
-    if policy != "unsloth-default":
-        overrides["padding_free"] = policy == "padding_free"
     if grad_ckpt and backend == "trl":
         overrides["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
     args, _ = sft_config(params, Path(f"/tmp/bench_train_{os.getpid()}/adapter"), len(data), cuda, **overrides)

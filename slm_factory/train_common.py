@@ -49,13 +49,14 @@ def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, e
     return metrics
 
 
-def padding_free(cfg: dict, cuda: bool) -> bool:
-    """`train.padding_free`: true, false, or auto (on for CPU, where it trained the default data
-    1.25-1.40x faster at the same loss, bench/train_padding.py; off on CUDA, where it was not measured
-    for TRL and unsloth's padding-free mode was slower without flash-attention)."""
+def padding_free(cfg: dict, cuda: bool) -> bool | None:
+    """`train.padding_free`: true, false, or auto. Auto is on for CPU, where it trained the default
+    data 1.25-1.40x faster at the same loss (bench/train_padding.py), and on CUDA leaves the choice to
+    the backend (None): unsloth turns it on by itself, which was slower than padded on an image
+    without flash-attention (docs/benchmarks.md); `false` keeps batches padded there."""
     value = cfg.get("padding_free", "auto")
     if value == "auto":
-        return not cuda
+        return None if cuda else True
     if isinstance(value, bool):
         return value
     raise ValueError(f"train.padding_free must be true, false or auto, not {value!r}")
@@ -100,13 +101,15 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
         kw["train_sampling_strategy"] = "group_by_length" if grouped else "random"
     else:
         kw["group_by_length"] = grouped
-    if padding_free(cfg, cuda) and not kw["packing"]:
-        # Each batch is one flat sequence with position_ids; attention stays within each row (SDPA's
-        # packed-sequence mask, or flash-attention). The rows are those of the padded run, in the same
-        # order, so only the padding compute goes. TRL does not truncate padding-free rows; validate's
-        # length gate has already rejected every row over max_seq_length.
-        kw["padding_free"] = True
-        kw["max_length"] = None
+    free = padding_free(cfg, cuda)
+    if free is not None and not kw["packing"]:
+        # Padding-free: each batch is one flat sequence with position_ids; attention stays within each
+        # row (SDPA's packed-sequence mask, or flash-attention). The rows are those of the padded run,
+        # in the same order, so only the padding compute goes. TRL does not truncate padding-free rows;
+        # validate's length gate has already rejected every row over max_seq_length.
+        kw["padding_free"] = free
+        if free:
+            kw["max_length"] = None
     kw.update(overrides)
     return SFTConfig(**kw), steps
 
