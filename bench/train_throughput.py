@@ -207,7 +207,9 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
 
 def worker(a) -> None:
     if a.policy == "padded" and a.backend == "unsloth":
-        os.environ["UNSLOTH_DISABLE_AUTO_PADDING_FREE"] = "1"  # read at import
+        from slm_factory.backends import keep_unsloth_padded
+
+        keep_unsloth_padded()
     if a.backend == "unsloth":
         import unsloth  # noqa: F401  (before transformers, as unsloth requires)
     import importlib.metadata as md

@@ -64,6 +64,12 @@ def load_trl(base_model: str, lora: LoraSettings):
     return model, tok, config
 
 
+def keep_unsloth_padded() -> None:
+    """unsloth turns padding-free on by itself unless this is set; it reads it on import, so call
+    this before unsloth is imported (the train stage for `train.padding_free: false`, the benchmark)."""
+    os.environ["UNSLOTH_DISABLE_AUTO_PADDING_FREE"] = "1"
+
+
 def load_unsloth(base_model: str, lora: LoraSettings, max_seq_length: int):
     """(PEFT-wrapped model, tokenizer) from unsloth's FastLanguageModel. CUDA only; unsloth must be
     imported before transformers/trl, so callers import this module's function first thing."""

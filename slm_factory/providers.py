@@ -319,26 +319,22 @@ class LLMTeacher:
         os.replace(tmp, p)  # atomic: a crash leaves the old or the new list, never half of one
 
     async def _batch(self, requests: list[Request], on_response: OnResponse) -> RunStats:
-        by_key = {self.request_key(r): r for r in requests}
-        pending = [b for b in self._pending() if b["identity"] == self.identity()]
+        identity = self.identity()
+        by_key = {ResponseCache.key(identity, self.prompt_for(r), r): r for r in requests}  # the cache's keys
+        pending = [b for b in self._pending() if b["identity"] == identity]
         waiting = {k for b in pending for k in b["keys"]}
-        todo = [r for k, r in by_key.items() if k not in waiting]
+        todo = {k: r for k, r in by_key.items() if k not in waiting}
         reserved: dict[str, float] = {}  # worst case held per submitted request until its result settles it
-        if todo:
-            kept = []
-            for r in todo:
-                worst = self.worst_case_cost(self.prompt_for(r))
-                if not self.budget.try_reserve(worst):
-                    break  # as online: nothing after the first request the budget cannot cover
-                reserved[self.request_key(r)] = worst
-                kept.append(r)
-            todo = kept
-            self.stats.skipped += len(by_key) - len(waiting) - len(todo)
-            if todo:
-                batch_id = await self._submit(todo)
-                pending.append({"identity": self.identity(), "batch_id": batch_id,
-                                "keys": [self.request_key(r) for r in todo]})
-                self._save_pending(self._pending() + [pending[-1]])
+        for k, r in todo.items():
+            worst = self.worst_case_cost(self.prompt_for(r))
+            if not self.budget.try_reserve(worst):
+                break  # as online: nothing after the first request the budget cannot cover
+            reserved[k] = worst
+        self.stats.skipped += len(todo) - len(reserved)
+        if reserved:
+            batch_id = await self._submit({k: todo[k] for k in reserved})
+            pending.append({"identity": identity, "batch_id": batch_id, "keys": list(reserved)})
+            self._save_pending(self._pending() + [pending[-1]])
         for b in pending:
             results = await self._collect(b["batch_id"])
             for key, resp_or_err in results.items():
@@ -357,17 +353,15 @@ class LLMTeacher:
         await self._close()
         return self.stats
 
-    def request_key(self, r: Request) -> str:
-        return ResponseCache.key(self.identity(), self.prompt_for(r), r)
-
-    async def _submit(self, requests: list[Request]) -> str:
+    async def _submit(self, requests: dict[str, Request]) -> str:
+        """Submit {request key: request} as one batch; each key is its item's custom_id."""
         c = self.client()
         if self.provider == "anthropic":
             batch = await c.messages.batches.create(requests=[
-                {"custom_id": self.request_key(r), "params": self._body(self.prompt_for(r), r)} for r in requests])
+                {"custom_id": k, "params": self._body(self.prompt_for(r), r)} for k, r in requests.items()])
             return batch.id
-        lines = [json.dumps({"custom_id": self.request_key(r), "method": "POST", "url": "/v1/chat/completions",
-                             "body": self._body(self.prompt_for(r), r)}) for r in requests]
+        lines = [json.dumps({"custom_id": k, "method": "POST", "url": "/v1/chat/completions",
+                             "body": self._body(self.prompt_for(r), r)}) for k, r in requests.items()]
         f = await c.files.create(file=("requests.jsonl", ("\n".join(lines) + "\n").encode()), purpose="batch")
         batch = await c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
         return batch.id

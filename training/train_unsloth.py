@@ -10,9 +10,7 @@ QLoRA. The adapter it saves is a regular PEFT adapter, so eval loads it the same
 
 from __future__ import annotations
 
-import os
-
-from slm_factory.backends import LoraSettings, load_unsloth
+from slm_factory.backends import LoraSettings, keep_unsloth_padded, load_unsloth
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
 from slm_factory.train_common import padding_free, parse_args, prompt_completion, sft_config, train_and_finish
@@ -31,8 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the unsloth backend needs a CUDA GPU; use train.backend: trl (or auto)")
     lora = LoraSettings.from_params(params)
     if padding_free(cfg, cuda=True) is False:
-        # unsloth turns padding-free on by itself (read when it is imported) unless told not to.
-        os.environ["UNSLOTH_DISABLE_AUTO_PADDING_FREE"] = "1"
+        keep_unsloth_padded()
     model, tok = load_unsloth(str(a.base_model), lora, int(cfg["max_seq_length"]))  # imports unsloth first
     from datasets import Dataset
     from trl import SFTTrainer
