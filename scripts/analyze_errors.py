@@ -26,41 +26,54 @@ from slm_factory.spec import TaskSpec
 
 log = get_logger("analyze_errors")
 
-ROOT_CAUSES = {
+# Task-agnostic wording; a task's eval.yaml `repair_hints` replaces any of these with its own words.
+GENERIC_HINTS = {
     "wrong_schema": "output is not valid JSON for the contract; add schema-only and schema_repair rows",
     "too_verbose": "JSON is wrapped in prose; add rows whose answers are bare JSON under chatty inputs",
-    "wrong_tool": "tools confused with each other; add near_miss rows contrasting the two tools",
-    "wrong_argument": "right tool, wrong value; add rows exercising the normalisation rule for that argument",
-    "hallucinated_field": "arguments the user never gave; add rows where optional arguments are omitted",
-    "refused_when_should_act": "no_tool for a valid request; add canonical and production_like rows of that tool",
-    "acted_when_should_refuse": "a tool call where none applies; add negative and near_miss no_tool rows",
+    "schema_violation": "JSON breaks the contract (unknown value, missing or mistyped field); add canonical rows",
+    "wrong_label": "labels confused with each other; add near_miss rows contrasting the two labels",
+    "wrong_value": "right label, wrong value of a field; add rows exercising the rule for that field",
+    "hallucinated_field": "fields the input never gave; add rows where optional fields are omitted",
+    "refused_when_should_act": "the do-nothing answer for a valid request; add canonical and production_like rows",
+    "acted_when_should_not": "an action where none applies; add negative and near_miss rows",
+    "obeyed_injection": "an instruction inside the input was obeyed; add adversarial rows that ignore it",
     "fails_long_input": "long context derails it; add boundary rows with long preambles",
-    "fails_adversarial_input": "injection or conflicting instructions; add adversarial rows",
 }
 
 
-def cause_of(p: dict, spec: TaskSpec, long_chars: int) -> str:
-    neg = spec.negative_label
-    if p["set"] == "adversarial" or p["data_type"] == "adversarial":
-        return "fails_adversarial_input"
-    if len(p["user"]) > long_chars:
+def hint(cause: str, spec: TaskSpec) -> str:
+    base = cause.split(":")[0]
+    hints = spec.eval.repair_hints
+    text = hints.get(cause) or hints.get(base) or GENERIC_HINTS[base]
+    return f"{text} ({cause.split(':')[1]})" if ":" in cause and cause not in hints else text
+
+
+def cause_of(p: dict, spec: TaskSpec) -> str:
+    """One generic cause per failed prediction (a Scored dict), most serious first."""
+    ev = spec.eval
+    neg = ev.negative_label
+    if p.get("unsafe"):
+        return "obeyed_injection"
+    if len(p["user"]) > ev.long_input_chars:
         return "fails_long_input"
     if not p["parsed"]:
         obj, _ = parse_output(p["predicted"])
         return "too_verbose" if obj is not None else "wrong_schema"
-    if neg and p["label_predicted"] == neg and p["label_expected"] != neg:
+    if neg is not None and p["label_predicted"] == neg and p["label_expected"] != neg:
         return "refused_when_should_act"
-    if neg and p["label_expected"] == neg and p["label_predicted"] != neg:
-        return "acted_when_should_refuse"
-    if not p["label_correct"]:
-        return "wrong_tool"
-    pred_args = spec.args_of(json.loads(p["predicted"]))
-    exp_args = spec.args_of(json.loads(p["expected"]))
-    if set(pred_args) - set(exp_args):
+    if neg is not None and p["label_expected"] == neg and p["label_predicted"] != neg:
+        return "acted_when_should_not"
+    if ev.label_field and not p["label_correct"]:
+        return "wrong_label"
+    if p["hallucinated"]:
         return "hallucinated_field"
     if not p["schema_valid"]:
-        return "wrong_schema"
-    return "wrong_argument"
+        return "schema_violation"
+    wrong = [f for f, ok in p["field_ok"].items() if not ok]
+    if not wrong:  # every field right up to normalisation/tolerance, yet not exact: name the first that differs
+        exp, pred = json.loads(p["expected"]), json.loads(p["predicted"])
+        wrong = [f for f in ev.fields if exp.get(f) != pred.get(f)] or list(ev.fields)
+    return f"wrong_value:{wrong[0]}"
 
 
 def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
@@ -78,12 +91,12 @@ def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
     return labels
 
 
-def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float, rows_per_cluster: int,
-            long_chars: int = 250) -> tuple[list[dict], dict]:
+def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
+            rows_per_cluster: int) -> tuple[list[dict], dict]:
     failures = [p for p in preds if not p["exact"]]
     by_cause: dict[str, list[dict]] = defaultdict(list)
     for p in failures:
-        by_cause[cause_of(p, spec, long_chars)].append(p)
+        by_cause[cause_of(p, spec)].append(p)
     clusters = []
     for cause, items in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
         labels = leader_clusters(embed([p["user"] for p in items]), threshold) if embed else [0] * len(items)
@@ -93,11 +106,12 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float, rows_per
         for k, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
             cat = Counter(p["category"] for p in members).most_common(1)[0][0]
             dtype = Counter(p["data_type"] for p in members).most_common(1)[0][0]
-            wrong_args = Counter(a for p in members for a, ok in p["arg_results"].items() if not ok)
+            wrong = Counter(a for p in members for a, ok in p["arg_results"].items() if not ok)
+            wrong.update(f for p in members for f, ok in p["field_ok"].items() if not ok)
             clusters.append({"cause": cause, "cluster": f"{cause}-{k + 1}", "size": len(members),
                              "category": cat, "data_type": dtype,
-                             "wrong_arguments": dict(wrong_args.most_common(3)),
-                             "likely_root_cause": ROOT_CAUSES[cause], "examples": members})
+                             "wrong_fields": dict(wrong.most_common(3)),
+                             "likely_root_cause": hint(cause, spec), "examples": members})
     plan: dict[tuple[str, str], dict] = {}
     for c in clusters:
         key = (c["category"], c["data_type"])
@@ -115,8 +129,8 @@ def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
         lines.append(f"| {c['cluster']} | {c['size']} | {c['category']} | {c['data_type']} | {c['likely_root_cause']} |")
     for c in clusters:
         lines += ["", f"## {c['cluster']} ({c['size']} rows)", "", f"Likely root cause: {c['likely_root_cause']}."]
-        if c["wrong_arguments"]:
-            lines.append(f"Most often wrong arguments: {c['wrong_arguments']}.")
+        if c["wrong_fields"]:
+            lines.append(f"Most often wrong fields: {c['wrong_fields']}.")
         lines.append("")
         for p in c["examples"][:max_examples]:
             lines += [f"- user: `{p['user'][:200]}`", f"  - expected: `{p['expected']}`",

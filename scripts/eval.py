@@ -1,6 +1,6 @@
 """eval: score the fine-tuned adapter and write the comparison table and release gates.
 
-Pipeline form (dev, golden, adversarial; test too when `eval.release` is true):
+Pipeline form (every eval set the task's eval.yaml names; test too when `eval.release` is true):
     python scripts/eval.py --params params.yaml --specs specs --base-model outputs/base_model \
         --adapter outputs/adapters/current --eval data/eval/dev.jsonl data/eval/golden.jsonl \
         data/eval/adversarial.jsonl --test data/eval/test.jsonl --baselines metrics/baseline.json \
@@ -22,63 +22,80 @@ from pathlib import Path
 from slm_factory import modeling
 from slm_factory.common import get_logger, load_params, read_json, write_json
 from slm_factory.evaluation import load_sets, run_model, summaries, write_predictions
-from slm_factory.metrics import confusion_rows, release_gates
+from slm_factory.metrics import confusion_rows, headline_figures, release_gates
 from slm_factory.registry import append_unique, git_rev, latest, stable_json
-from slm_factory.spec import TaskSpec
+from slm_factory.spec import SpecError, TaskSpec
 
 log = get_logger("eval")
-TABLE_METRICS = ["exact_match", "tool_accuracy", "tool_macro_f1", "required_argument_accuracy",
-                 "json_parse_rate", "schema_valid_rate", "no_tool_recall", "false_refusal_rate",
-                 "unsafe_tool_call_rate"]
+SYSTEMS = ("base", "prompted", "rules", "larger")
 
 
-def comparison(finetuned: dict, baselines: dict) -> dict:
+def comparison(finetuned: dict, baselines: dict, columns: list[str]) -> dict:
     """{system: {set: {metric: value}}} for every system that ran; skipped ones carry their reason."""
     table = {}
-    for name in ("base", "prompted", "rules", "larger"):
+    for name in SYSTEMS:
         b = baselines.get(name)
         if b is None:
             continue
         if "skipped" in b:
             table[name] = {"skipped": b["skipped"]}
             continue
-        table[name] = {s: {m: v.get(m) for m in TABLE_METRICS} for s, v in b.items() if isinstance(v, dict)
+        table[name] = {s: {m: v.get(m) for m in columns} for s, v in b.items() if isinstance(v, dict)
                        and "n" in v}
-    table["fine_tuned"] = {s: {m: v.get(m) for m in TABLE_METRICS} for s, v in finetuned.items()}
+    table["fine_tuned"] = {s: {m: v.get(m) for m in columns} for s, v in finetuned.items()}
     return table
 
 
-def markdown(table: dict, gates: dict, finetuned: dict, speed: dict, train: dict) -> str:
+def _cell(v) -> str:
+    return "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def markdown(table: dict, gates: dict, finetuned: dict, speed: dict, train: dict, spec: TaskSpec) -> str:
+    ev = spec.eval
+    columns = ev.columns()
     sets = list(table["fine_tuned"])
-    lines = ["# Evaluation report", ""]
+    lines = ["# Evaluation report", "", f"Task `{spec.name}`; headline metric: `{ev.headline}`.", ""]
     for s in sets:
-        lines += [f"## {s} (n={finetuned[s]['n']})", "",
-                  "| system | " + " | ".join(TABLE_METRICS) + " |", "|---|" + "---:|" * len(TABLE_METRICS)]
+        role = ev.role_of(s)
+        lines += [f"## {s} (n={finetuned[s]['n']}{', role ' + role if role else ''})", "",
+                  "| system | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
         for name, per_set in table.items():
-            if "skipped" in per_set:
-                continue
-            vals = per_set.get(s)
-            if vals is None:
-                continue
-            cells = ["" if vals.get(m) is None else f"{vals[m]:.3f}" for m in TABLE_METRICS]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            vals = None if "skipped" in per_set else per_set.get(s)
+            if vals is not None:
+                lines.append(f"| {name} | " + " | ".join(_cell(vals.get(m)) for m in columns) + " |")
         lines.append("")
-    skipped = {k: v["skipped"] for k, v in table.items() if "skipped" in v}
-    for name, why in skipped.items():
-        lines.append(f"- {name}: skipped ({why})")
-    lines += ["", "## Release gates", "", "| gate | value | required | pass |", "|---|---:|---|---|"]
+    for name, per_set in table.items():
+        if "skipped" in per_set:
+            lines.append(f"- {name}: skipped ({per_set['skipped']})")
+    lines += ["", "## Headline: fine-tuned against each system", "",
+              "| set | fine-tuned | " + " | ".join(n for n in table if n != "fine_tuned" and "skipped" not in table[n])
+              + " |", "|---|---:|" + "---:|" * sum(1 for n in table if n != "fine_tuned" and "skipped" not in table[n])]
+    for s in sets:
+        others = [_cell((table[n].get(s) or {}).get(ev.headline)) for n in table
+                  if n != "fine_tuned" and "skipped" not in table[n]]
+        lines.append(f"| {s} | {_cell(finetuned[s].get(ev.headline))} | " + " | ".join(others) + " |")
+    lines += ["", "## Release gates", "", "| gate | set | value | required | pass |", "|---|---|---:|---|---|"]
     for name, g in gates.items():
         if isinstance(g, dict):
-            lines.append(f"| {name} | {g['value']} | {g['required']} | {'PASS' if g['pass'] else 'FAIL'} |")
-    lines += ["", f"All gates pass: **{gates['all_pass']}**", "", "## Speed", "",
+            why = f" ({g['why']})" if g.get("why") else ""
+            lines.append(f"| {name} | {g['set']} | {_cell(g['value'])} | {g['required']} | "
+                         f"{'PASS' if g['pass'] else 'FAIL'}{why} |")
+    lines += ["", f"All gates pass: **{gates['all_pass']}**", "",
+              "## Fine-tuned, every figure", "", "| metric | " + " | ".join(sets) + " |", "|---|" + "---:|" * len(sets)]
+    for m in ev.metric_names():
+        if any(finetuned[s].get(m) is not None for s in sets):
+            lines.append(f"| {m} | " + " | ".join(_cell(finetuned[s].get(m)) for s in sets) + " |")
+    lines += ["", "## Speed", "",
               f"- generation: {speed.get('tokens_per_second')} new tokens/s batched "
               f"({speed.get('new_tokens')} tokens in {speed.get('generation_seconds')} s)",
               f"- training: {train.get('steps')} steps in {train.get('train_seconds')} s "
               f"({train.get('tokens_per_second')} tokens/s, backend {train.get('backend')})", ""]
-    dev = finetuned.get("dev") or next(iter(finetuned.values()))
-    lines += ["## Fine-tuned, by data type (first set)", "", "| data type | n | exact | tool acc |", "|---|---:|---:|---:|"]
-    for k, v in dev.get("by_data_type", {}).items():
-        lines.append(f"| {k} | {v['n']} | {v['exact_match']} | {v['tool_accuracy']} |")
+    first = finetuned.get(ev.set_with_role("dev") or "") or next(iter(finetuned.values()))
+    group_cols = [k for k in next(iter(first.get("by_data_type", {}).values()), {}) if k != "n"]
+    lines += ["## Fine-tuned, by data type (dev)", "", "| data type | n | " + " | ".join(group_cols) + " |",
+              "|---|---:|" + "---:|" * len(group_cols)]
+    for k, v in first.get("by_data_type", {}).items():
+        lines.append(f"| {k} | {v['n']} | " + " | ".join(_cell(v.get(c)) for c in group_cols) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -101,16 +118,23 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(a.params)
     cfg = params["eval"]
     spec = TaskSpec.load(a.specs)
+    ev = spec.eval
     paths = list(a.eval) + ([a.test] if a.test and cfg.get("release") else [])
-    sets = load_sets(paths, int(cfg.get("limit", 0)))
+    sets = load_sets(paths, int(cfg.get("limit", 0)), spec)
+    if a.runs:  # the pipeline form scores every set the spec gives a role (test only on release)
+        missing = [s for s, role in ev.sets.items() if role != "test" and s not in sets]
+        if missing:
+            raise SpecError(f"{spec.eval_path()}: sets: {missing} have roles but no --eval file of that name "
+                            f"was given (got {sorted(sets)})")
     model, tok = modeling.load(a.base_model, a.adapter)
     scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], int(cfg["max_new_tokens"]),
                               int(cfg["batch_size"]))
     a.out.mkdir(parents=True, exist_ok=True)
     write_predictions(a.predictions or a.out, "predictions_", scored)
     results = summaries(scored, spec)
-    main_set = "test" if "test" in results else next(iter(results))
-    gates = release_gates(results[main_set], results.get("adversarial"))
+    # Gates are judged on test when it was scored (a release decision), else on dev.
+    main_set = next((s for role in ("test", "dev") for s in results if ev.role_of(s) == role), next(iter(results)))
+    gates = release_gates(results, spec, main_set)
     first = next(iter(scored))
     with (a.out / "confusion.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["actual", "predicted"])
@@ -118,26 +142,24 @@ def main(argv: list[str] | None = None) -> None:
         w.writerows(confusion_rows(scored[first]))
     baselines = read_json(a.baselines) if a.baselines and a.baselines.exists() else {}
     train = read_json(a.train_metrics) if a.train_metrics and a.train_metrics.exists() else {}
-    table = comparison(results, baselines)
-    (a.out / "report.md").write_text(markdown(table, gates, results, speed, train))
+    table = comparison(results, baselines, ev.columns())
+    (a.out / "report.md").write_text(markdown(table, gates, results, speed, train, spec))
     write_json(a.out / "comparison.json", table)
-    metrics = {**{s: {k: v for k, v in r.items() if k not in ("by_category", "by_data_type",
-                                                              "per_argument_accuracy")}
-                  for s, r in results.items()},
+    metrics = {**{s: headline_figures(r) for s, r in results.items()},
                "speed": speed, "release_gates": {k: (v["pass"] if isinstance(v, dict) else v)
                                                  for k, v in gates.items()},
                "gates_judged_on": main_set}
     write_json(a.metrics or a.out / "metrics.json", metrics)
     write_json(a.out / "details.json", {"summaries": results, "release_gates": gates})
-    log.info("%s", {s: (r.get("exact_match"), r.get("tool_accuracy")) for s, r in results.items()})
+    log.info("%s: %s", ev.headline, {s: r.get(ev.headline) for s, r in results.items()})
 
     if a.runs:
         dataset = latest(a.datasets) if a.datasets else None
         run_params = {k: params.get(k) for k in ("base_model", "lora_rank", "lora_alpha", "learning_rate",
                                                  "epochs", "train")}
-        record = {"dataset_version": (dataset or {}).get("version"), "git_rev": git_rev(),
+        record = {"task": spec.name, "dataset_version": (dataset or {}).get("version"), "git_rev": git_rev(),
                   "params": run_params, "train": train, "adapter": str(a.adapter),
-                  "metrics": {s: {m: r.get(m) for m in TABLE_METRICS} for s, r in results.items()},
+                  "metrics": {s: {m: r.get(m) for m in ev.columns()} for s, r in results.items()},
                   "release_gates_pass": gates["all_pass"]}
         # The id is the content of what was run and measured, so a rerun that changes nothing adds no line.
         record = {"run_id": hashlib.sha256(stable_json({k: record[k] for k in ("dataset_version", "params",

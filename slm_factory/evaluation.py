@@ -9,20 +9,24 @@ from typing import Callable
 from . import modeling
 from .metrics import Scored, score_row, summarize
 from .rows import Row, read_rows, write_jsonl
-from .spec import TaskSpec
+from .spec import SpecError, TaskSpec
 
 
-def load_sets(paths: list[Path], limit: int = 0) -> dict[str, list[Row]]:
-    """{set name (file stem): rows}; `limit` > 0 keeps the first rows of each (CI's tiny profile)."""
+def load_sets(paths: list[Path], limit: int = 0, spec: TaskSpec | None = None) -> dict[str, list[Row]]:
+    """{set name (file stem): rows}; `limit` > 0 keeps the first rows of each (CI's tiny profile).
+    With a spec, a set the spec gives a role must exist: its absence is a spec error naming the set."""
     sets = {}
     for p in paths:
+        if spec is not None and not p.exists() and p.stem in spec.eval.sets:
+            raise SpecError(f"{spec.eval_path()}: sets.{p.stem}: role '{spec.eval.sets[p.stem]}' maps to "
+                            f"{p}, which does not exist")
         rows = read_rows(p)
         sets[p.stem] = rows[:limit] if limit and limit > 0 else rows
     return sets
 
 
 def few_shot(train: list[Row], k: int, seed: int) -> list[Row]:
-    """k training rows, one category after another so every tool is shown before any repeats."""
+    """k training rows, one category after another so every category is shown before any repeats."""
     rng = random.Random(seed)
     by_cat: dict[str, list[Row]] = {}
     for r in train:
@@ -68,7 +72,7 @@ def run_function(fn: Callable[[str], str], sets: dict[str, list[Row]], spec: Tas
 
 
 def summaries(scored: dict[str, list[Scored]], spec: TaskSpec) -> dict[str, dict]:
-    return {name: summarize(s, spec, adversarial=name == "adversarial") for name, s in scored.items()}
+    return {name: summarize(s, spec) for name, s in scored.items()}
 
 
 def write_predictions(out_dir: Path, prefix: str, scored: dict[str, list[Scored]]) -> None:

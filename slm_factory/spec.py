@@ -8,6 +8,7 @@ A specs folder holds:
   templates.yaml      the offline template grammar (see slm_factory.templates)
   generation_prompts/ prompts for LLM teachers
   rules.py            optional deterministic baseline: `route(user_text) -> dict`
+  eval.yaml           how the task is scored (slm_factory.evalspec); without it: label + arguments fields
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
+
+from .evalspec import EvalSpec, default_eval_spec, load_eval_spec
 
 
 class SpecError(ValueError):
@@ -92,8 +95,12 @@ class TaskSpec:
     def adapter(self) -> TypeAdapter:
         return TypeAdapter(self.contract.Output)
 
-    def json_schema(self) -> dict:
+    @cached_property
+    def _schema(self) -> dict:
         return self.adapter.json_schema()
+
+    def json_schema(self) -> dict:
+        return self._schema
 
     def schema_path(self) -> Path:
         return self.root / self.raw.get("output_schema", "output_schema.json")
@@ -125,30 +132,24 @@ class TaskSpec:
 
     def labels(self) -> list[str]:
         """Every label value the contract allows, read from the exported schema."""
-        found: list[str] = []
+        return self.labels_of(self.label_key)
 
-        def walk(node: Any) -> None:
-            if isinstance(node, dict):
-                props = node.get("properties", {})
-                lab = props.get(self.label_key)
-                if isinstance(lab, dict):
-                    if "const" in lab:
-                        found.append(lab["const"])
-                    for v in lab.get("enum", []):
-                        found.append(v)
-                for v in node.values():
-                    walk(v)
-            elif isinstance(node, list):
-                for v in node:
-                    walk(v)
-
-        walk(self.json_schema())
-        return sorted(dict.fromkeys(found))
-
-    def required_args(self, label: str) -> list[str]:
+    def required_args(self, label: str, label_key: str | None = None, args_key: str | None = None) -> list[str]:
         """Required argument names for a label (empty when the task has no arguments)."""
-        if self.args_key is None:
+        label_key, args_key = label_key or self.label_key, args_key or self.args_key
+        if args_key is None:
             return []
+        schema = self.json_schema()
+        defs = schema.get("$defs", {})
+        for node in list(defs.values()) + [schema]:
+            props = node.get("properties", {})
+            lab = props.get(label_key, {})
+            if lab.get("const") == label or label in lab.get("enum", []):
+                args = props.get(args_key, {})
+                if "$ref" in args:
+                    args = defs[args["$ref"].split("/")[-1]]
+                return list(args.get("required", []))
+        return []
         schema = self.json_schema()
         defs = schema.get("$defs", {})
         for node in list(defs.values()) + [schema]:
@@ -161,15 +162,74 @@ class TaskSpec:
                 return list(args.get("required", []))
         return []
 
+    def eval_path(self) -> Path:
+        return self.root / self.raw.get("eval", "eval.yaml")
+
+    @cached_property
+    def eval(self) -> EvalSpec:
+        """How the task is scored; field names are checked against the output schema."""
+        path = self.eval_path()
+        if not path.exists():
+            return default_eval_spec(self.label_key, self.args_key, self.negative_label)
+        ev = load_eval_spec(path)
+        props = _property_names(self.json_schema())
+        for name in ev.fields:
+            if name not in props:
+                raise SpecError(f"{path}: fields.{name}: the output contract has no field '{name}' "
+                                f"(fields: {sorted(props)})")
+        if ev.negative_label is not None and ev.negative_label not in self.labels_of(ev.label_field):
+            raise SpecError(f"{path}: negative_label: '{ev.negative_label}' is not a value of "
+                            f"'{ev.label_field}' in the contract")
+        return ev
+
+    def labels_of(self, field_name: str | None) -> list[str]:
+        """Every value the contract allows for one field (const/enum), read from the exported schema."""
+        if field_name is None:
+            return []
+        found: list[str] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                lab = node.get("properties", {}).get(field_name)
+                if isinstance(lab, dict):
+                    for alt in [lab] + lab.get("anyOf", []):
+                        if "const" in alt:
+                            found.append(alt["const"])
+                        found.extend(alt.get("enum", []))
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+
+        walk(self.json_schema())
+        return sorted(dict.fromkeys(x for x in found if x is not None))
+
     # --- other spec files ----------------------------------------------------------------
     def templates_path(self) -> Path:
         return self.root / self.raw.get("templates", "templates.yaml")
 
-    def prompt_text(self, name: str) -> str:
+    def prompt_parts(self, name: str) -> tuple[dict[str, Any], str]:
+        """(front matter, body) of a prompt file; front matter is optional YAML between '---' lines."""
         path = self.root / "generation_prompts" / name
         if not path.exists():
             raise SpecError(f"{path} not found")
-        return path.read_text()
+        text = path.read_text()
+        if text.startswith("---\n"):
+            head, sep, body = text[4:].partition("\n---\n")
+            if not sep:
+                raise SpecError(f"{path}: front matter opened with '---' is never closed")
+            try:
+                meta = yaml.safe_load(head) or {}
+            except yaml.YAMLError as e:
+                raise SpecError(f"{path}: front matter is not valid YAML: {e}") from None
+            if not isinstance(meta, dict):
+                raise SpecError(f"{path}: front matter must be a mapping")
+            return meta, body
+        return {}, text
+
+    def prompt_text(self, name: str) -> str:
+        return self.prompt_parts(name)[1]
 
     def rules_module(self) -> ModuleType | None:
         path = self.root / self.raw.get("rules", "rules.py")
@@ -189,6 +249,24 @@ class TaskSpec:
         total_c, total_d = sum(cats.values()), sum(diffs.values())
         return [(c, d, (wc / total_c) * (wd / total_d)) for c, wc in cats.items() for d, wd in diffs.items()
                 if wc > 0 and wd > 0]
+
+
+def _property_names(schema: Any) -> set[str]:
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                names.update(props)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(schema)
+    return names
 
 
 def export_schema(root: str | Path) -> Path:
