@@ -171,5 +171,7 @@ def load_eval_spec(path: Path) -> EvalSpec:
         for err in e.errors(include_url=False):
             loc = ".".join(str(x) for x in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
+            if loc and isinstance(err.get("input"), (str, int, float)):
+                msg += f" (got {err['input']!r})"
             errs.append(f"{loc}: {msg}" if loc else msg)
         raise SpecError(f"{path}: " + "; ".join(errs)) from None
