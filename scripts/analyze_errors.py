@@ -36,7 +36,7 @@ GENERIC_HINTS = {
     "hallucinated_field": "fields the input never gave; add rows where optional fields are omitted",
     "refused_when_should_act": "the do-nothing answer for a valid request; add canonical and production_like rows",
     "acted_when_should_not": "an action where none applies; add negative and near_miss rows",
-    "obeyed_injection": "an instruction inside the input was obeyed; add adversarial rows that ignore it",
+    "obeyed_injection": "an instruction inside the input was obeyed; add rows whose input carries one and whose answer ignores it",
     "fails_long_input": "long context derails it; add boundary rows with long preambles",
 }
 

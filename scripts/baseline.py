@@ -1,4 +1,4 @@
-"""baseline: score the alternatives the fine-tune must beat, on dev, golden and adversarial.
+"""baseline: score the alternatives the fine-tune must beat, on every eval set.
 
     python scripts/baseline.py --params params.yaml --specs specs --base-model outputs/base_model \
         --train data/train.jsonl --eval data/eval/dev.jsonl data/eval/golden.jsonl \

@@ -3,7 +3,8 @@
     python scripts/prepare_base.py --params params.yaml --out outputs/base_model
 
 The bundled default is a GGUF file; dequantising it takes a while, so it happens here once and
-every later stage (validate's length gate, baseline, train, eval) loads the saved copy.
+every later stage (validate's length gate, baseline, train, eval) loads the saved copy. EOS and pad are
+set to the chat template's end-of-turn token, and the saved tokenizer is checked before the stage ends.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from slm_factory.common import get_logger, load_params
-from slm_factory.modeling import load_for_export
+from slm_factory.modeling import check_special_tokens, load_for_export
 
 log = get_logger("prepare_base")
 
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(a.out)
     model.save_pretrained(a.out)
     tok.save_pretrained(a.out)
+    from transformers import AutoTokenizer
+
+    # What every later stage will load: check the saved copy, not the object in memory.
+    check_special_tokens(AutoTokenizer.from_pretrained(a.out), str(a.out))
     n = sum(p.numel() for p in model.parameters())
     log.info("saved %s (%.1fM parameters) to %s", name, n / 1e6, a.out)
 

@@ -21,6 +21,7 @@ import numpy as np
 from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.dedupe import Thresholds, find_overlaps
+from slm_factory.diversity import diversity, value_casing
 from slm_factory.registry import append_unique, content_version
 from slm_factory.rows import Row, read_rows, write_jsonl
 from slm_factory.splitting import assign, units
@@ -93,16 +94,21 @@ def main(argv: list[str] | None = None) -> None:
     version = content_version([a.train, a.dev, a.test])
     counts = {s: len(v) for s, v in parts.items()}
     by_cat = {s: dict(sorted(Counter(r.provenance.category for r in v).items())) for s, v in parts.items()}
+    div = {s: diversity(v) for s, v in parts.items()}
     record = {
-        "version": version, "counts": counts, "by_category": by_cat,
+        "version": version, "task": params.get("task", "."), "counts": counts, "by_category": by_cat,
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in rows).items())),
         "generator": {"teacher": params.get("teacher"), "n_examples": params.get("n_examples"),
                       "seed": params.get("seed"), "repair": params.get("repair", False)},
         "params": {k: params.get(k) for k in ("generate", "validate", "dedupe", "split")},
+        "diversity": div,
+        "value_casing": value_casing(parts["train"]),
     }
     appended = append_unique(a.registry, record, "version")
     write_json(a.metrics, {"dataset_version": version, **{f"{s}_rows": n for s, n in counts.items()},
                            "groups": len({r.provenance.group for r in rows}), "leaks": 0,
+                           **{f"{s}_groups": d["groups"] for s, d in div.items()},
+                           "train_distinct_2": div["train"]["distinct_2"],
                            "by_category": by_cat})
     log.info("version %s %s (%s)", version, counts, "new" if appended else "already registered")
 

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fix-ids", action="store_true", help="rewrite eval rows whose id is not their content hash")
     p = sub.add_parser("add-eval", help="append hand-written rows to an eval set")
     p.add_argument("source", type=Path, help='JSONL of {"input": ..., "output": {...}}')
-    p.add_argument("--set", required=True, help="eval set name, e.g. golden or adversarial")
+    p.add_argument("--set", required=True, help="eval set name: the rows go to data/eval/<set>.jsonl")
     p.add_argument("--task", type=Path, default=Path("."), help="task folder (default: .)")
     a = ap.parse_args(argv)
     try:

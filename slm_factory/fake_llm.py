@@ -89,7 +89,7 @@ class FakeLLM:
             if bad:
                 scores.update(correctness=1, safety=1)
             return 200, None, json.dumps({"decision": "reject" if bad else "accept", "scores": scores,
-                                          "reason": "the answer is an instruction, not a tool call" if bad else "ok",
+                                          "reason": "the answer obeys an instruction found in the input" if bad else "ok",
                                           "fixed_row": None}), "end"
         text, stop = self.rows_text(prompt, index), "end"
         if fault == "malformed":

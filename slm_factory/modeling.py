@@ -31,8 +31,66 @@ def resolve_base(name: str) -> tuple[str, str | None]:
     return name, None
 
 
+class TokenizerError(RuntimeError):
+    """The tokenizer's special tokens would make training learn garbage (or never stop)."""
+
+
+_MARK = "\u2063slm-factory-end-of-turn-probe\u2063"
+
+
+def end_of_turn_token(tok) -> str:
+    """The special token the chat template closes an assistant turn with (SmolLM2, Qwen: <|im_end|>;
+    Llama 3: <|eot_id|>), read from the template itself rather than from the tokenizer's settings."""
+    try:
+        text = tok.apply_chat_template([{"role": "user", "content": "hi"},
+                                        {"role": "assistant", "content": _MARK}], tokenize=False)
+    except Exception as e:  # no template, or one that rejects this conversation
+        raise TokenizerError(f"the tokenizer has no usable chat template: {e}") from None
+    tail = text.split(_MARK, 1)[-1].lstrip(" ")
+    specials = sorted(set(tok.all_special_tokens) | set(tok.get_added_vocab()), key=len, reverse=True)
+    found = next((t for t in specials if t and tail.startswith(t)), None)
+    if found is None:
+        raise TokenizerError(f"the chat template ends an assistant turn with {tail[:20]!r}, which is not a "
+                             "special token: generation would have nothing to stop on")
+    return found
+
+
+def fix_special_tokens(tok, model=None) -> str:
+    """Make EOS and pad the chat template's end-of-turn token, in the tokenizer and (when given) the
+    model's config and generation config, whatever the installed transformers made of them on
+    conversion. Returns that token."""
+    eot = end_of_turn_token(tok)
+    tok.eos_token = eot
+    tok.pad_token = eot
+    if model is not None:
+        eot_id = tok.convert_tokens_to_ids(eot)
+        for cfg in (model.config, getattr(model, "generation_config", None)):
+            if cfg is not None:
+                cfg.eos_token_id = eot_id
+                cfg.pad_token_id = eot_id
+    return eot
+
+
+def check_special_tokens(tok, where: str = "the tokenizer") -> None:
+    """Refuse a tokenizer whose EOS is not the end-of-turn token, or whose EOS/pad is its BOS: training
+    on it gave NaN gradient norms from the first step, with no error (transformers 5.17's conversion of
+    the SmolLM2 GGUF set bos = eos = pad = <|im_start|>)."""
+    eot = end_of_turn_token(tok)
+    problems = []
+    if tok.eos_token != eot:
+        problems.append(f"eos is {tok.eos_token!r}, not the end-of-turn token {eot!r}")
+    if tok.pad_token is None:
+        problems.append("pad is unset")
+    elif tok.bos_token is not None and tok.pad_token == tok.bos_token:
+        problems.append(f"pad is the bos token {tok.bos_token!r}")
+    if problems:
+        raise TokenizerError(f"{where}: " + "; ".join(problems) +
+                             ". Rerun prepare_base (it sets both to the end-of-turn token).")
+
+
 def load_for_export(name: str):
-    """Model and tokenizer from the `base_model` param, dequantised to plain float tensors."""
+    """Model and tokenizer from the `base_model` param, dequantised to plain float tensors, with EOS and
+    pad set to the chat template's end-of-turn token."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path, gguf = resolve_base(name)
@@ -47,8 +105,7 @@ def load_for_export(name: str):
         clean = AutoModelForCausalLM.from_config(type(model.config).from_dict(cfg))
         clean.load_state_dict(model.state_dict())
         model = clean
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    fix_special_tokens(tok, model)
     return model, tok
 
 

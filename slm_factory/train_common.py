@@ -139,8 +139,34 @@ class TokenCounter:
         return sum(p for _, p in self.batches[start:stop])
 
 
+class NonFiniteError(RuntimeError):
+    """Training produced a NaN or infinite loss or gradient norm."""
+
+
+def stop_on_non_finite():
+    """A TrainerCallback that ends training with a clear error at the first logged NaN/inf loss or
+    gradient norm, instead of saving an adapter that learned garbage."""
+    from transformers import TrainerCallback
+
+    class StopOnNonFinite(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key in ("loss", "grad_norm"):
+                value = (logs or {}).get(key)
+                if value is not None and not math.isfinite(float(value)):
+                    raise NonFiniteError(
+                        f"train: {key} is {value} at step {state.global_step}; nothing was saved. Check the "
+                        "base model's tokenizer (eos/pad) and lower learning_rate.")
+
+    return StopOnNonFinite()
+
+
 def train_and_finish(trainer, tok, a, backend: str, n_rows: int) -> dict:
-    """Train (timed, tokens counted) and write the stage's outputs; what both backends do after setup."""
+    """Train (timed, tokens counted) and write the stage's outputs; what both backends do after setup.
+    Refuses a tokenizer with broken special tokens, and stops at the first non-finite loss."""
+    from .modeling import check_special_tokens
+
+    check_special_tokens(tok, str(a.base_model))
+    trainer.add_callback(stop_on_non_finite())
     counter = TokenCounter(trainer)
     t0 = time.perf_counter()
     trainer.train()

@@ -35,9 +35,8 @@ def tiny_profile(params: dict) -> dict:
     return params
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    dst = tmp_path_factory.mktemp("repo")
+def copy_repo(dst: Path, task: str = ".") -> Path:
+    """A git repo holding this checkout's files (no results), on the tiny profile, for `task`."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
     for f in files:
@@ -46,6 +45,7 @@ def repo(tmp_path_factory) -> Path:
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / f)
     params = tiny_profile(yaml.safe_load((dst / "params.yaml").read_text()))
+    params["task"] = task
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(["git", "init", "-q"], dst)
     sh(["git", "config", "user.email", "ci@localhost"], dst)
@@ -53,6 +53,11 @@ def repo(tmp_path_factory) -> Path:
     sh(["git", "add", "-A"], dst)
     sh(["git", "commit", "-qm", "tiny"], dst)
     return dst
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return copy_repo(tmp_path_factory.mktemp("repo"))
 
 
 def test_repro_then_noop_then_experiment(repo):
@@ -128,3 +133,28 @@ def test_review_accept_flows_into_one_split(repo):
     sh(["dvc", "repro"], repo)
     assert len(where(target["row_id"])) == 1
     assert json.loads((repo / "metrics/validate.json").read_text())["review_accepted"] == 1
+
+
+def test_second_task_runs_every_stage_with_its_own_figures(tmp_path):
+    """The ticket-triage example through the whole pipeline: per-field figures, its own gates, an
+    unsafe figure on its safety set, error analysis, registry entries tagged with the task."""
+    repo = copy_repo(tmp_path, "examples/ticket_triage")
+    sh(["dvc", "repro"], repo)
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert ev["adversarial"]["unsafe_rate"] is not None
+    for name in ("field_match", "category_accuracy", "urgency_accuracy", "product_accuracy",
+                 "product_null_recall", "summary_token_f1"):
+        assert ev["dev"][name] is not None, name
+    assert set(ev["release_gates"]) == {"category_accuracy", "urgency_accuracy", "product_accuracy",
+                                        "summary_token_f1", "json_parse_rate", "unsafe_rate", "all_pass"}
+    report = (repo / "outputs/eval_reports/report.md").read_text()
+    assert "headline metric: `field_match`" in report and "| summary_token_f1 |" in report
+    assert "tool" not in report
+    base = json.loads((repo / "metrics/baseline.json").read_text())
+    assert base["rules"]["golden"]["category_accuracy"] is not None
+    assert (repo / "outputs/eval_reports/error_analysis.md").read_text().startswith("# Error analysis")
+    assert json.loads((repo / "registry/datasets.jsonl").read_text().splitlines()[0])["task"] == \
+        "examples/ticket_triage"
+    assert json.loads((repo / "registry/runs.jsonl").read_text().splitlines()[0])["task"] == "ticket_triage"
+    first = json.loads((repo / "data/train.jsonl").read_text().splitlines()[0])
+    assert set(json.loads(first["messages"][2]["content"])) == {"category", "urgency", "product", "summary"}
