@@ -30,7 +30,7 @@ log = get_logger("eval")
 SYSTEMS = ("base", "prompted", "rules", "larger")
 
 
-def comparison(finetuned: dict, baselines: dict, columns: list[str]) -> dict:
+def comparison(finetuned: dict, baselines: dict, columns: list[str], constrained: dict | None = None) -> dict:
     """{system: {set: {metric: value}}} for every system that ran; skipped ones carry their reason."""
     table = {}
     for name in SYSTEMS:
@@ -43,6 +43,8 @@ def comparison(finetuned: dict, baselines: dict, columns: list[str]) -> dict:
         table[name] = {s: {m: v.get(m) for m in columns} for s, v in b.items() if isinstance(v, dict)
                        and "n" in v}
     table["fine_tuned"] = {s: {m: v.get(m) for m in columns} for s, v in finetuned.items()}
+    if constrained:
+        table["fine_tuned_constrained"] = {s: {m: v.get(m) for m in columns} for s, v in constrained.items()}
     return table
 
 
@@ -87,7 +89,9 @@ def markdown(table: dict, gates: dict, finetuned: dict, speed: dict, train: dict
             lines.append(f"| {m} | " + " | ".join(_cell(finetuned[s].get(m)) for s in sets) + " |")
     lines += ["", "## Speed", "",
               f"- generation: {speed.get('tokens_per_second')} new tokens/s batched "
-              f"({speed.get('new_tokens')} tokens in {speed.get('generation_seconds')} s)",
+              f"({speed.get('new_tokens')} tokens in {speed.get('generation_seconds')} s)"
+              + (f"; constrained decoding: {speed['constrained_tokens_per_second']} tokens/s, "
+                 f"{speed['constrained_time_ratio']}x the time" if "constrained_time_ratio" in speed else ""),
               f"- training: {train.get('steps')} steps in {train.get('train_seconds')} s "
               f"({train.get('tokens_per_second')} tokens/s, backend {train.get('backend')})", ""]
     first = finetuned.get(ev.set_with_role("dev") or "") or next(iter(finetuned.values()))
@@ -132,6 +136,19 @@ def main(argv: list[str] | None = None) -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     write_predictions(a.predictions or a.out, "predictions_", scored)
     results = summaries(scored, spec)
+    constrained = None
+    if cfg.get("constrained"):
+        # The same model, decoding inside the contract's JSON grammar (xgrammar): what constrained
+        # serving would score, and what it costs in speed, measured in this run.
+        grammar = modeling.json_grammar(tok, model, spec.json_schema())
+        c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], int(cfg["max_new_tokens"]),
+                                      int(cfg["batch_size"]), grammar=grammar)
+        write_predictions(a.predictions or a.out, "constrained_", c_scored)
+        constrained = summaries(c_scored, spec)
+        speed.update(constrained_tokens_per_second=c_speed["tokens_per_second"],
+                     constrained_seconds=c_speed["generation_seconds"],
+                     constrained_time_ratio=round(c_speed["generation_seconds"] / speed["generation_seconds"], 2)
+                     if speed["generation_seconds"] else None)
     # Gates are judged on test when it was scored (a release decision), else on dev.
     main_set = next((s for role in ("test", "dev") for s in results if ev.role_of(s) == role), next(iter(results)))
     gates = release_gates(results, spec, main_set)
@@ -142,13 +159,14 @@ def main(argv: list[str] | None = None) -> None:
         w.writerows(confusion_rows(scored[first]))
     baselines = read_json(a.baselines) if a.baselines and a.baselines.exists() else {}
     train = read_json(a.train_metrics) if a.train_metrics and a.train_metrics.exists() else {}
-    table = comparison(results, baselines, ev.columns())
+    table = comparison(results, baselines, ev.columns(), constrained)
     (a.out / "report.md").write_text(markdown(table, gates, results, speed, train, spec))
     write_json(a.out / "comparison.json", table)
     metrics = {**{s: headline_figures(r) for s, r in results.items()},
                "speed": speed, "release_gates": {k: (v["pass"] if isinstance(v, dict) else v)
                                                  for k, v in gates.items()},
-               "gates_judged_on": main_set}
+               "gates_judged_on": main_set,
+               **({"constrained": {s: headline_figures(r) for s, r in constrained.items()}} if constrained else {})}
     write_json(a.metrics or a.out / "metrics.json", metrics)
     write_json(a.out / "details.json", {"summaries": results, "release_gates": gates})
     log.info("%s: %s", ev.headline, {s: r.get(ev.headline) for s, r in results.items()})

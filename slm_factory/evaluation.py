@@ -49,7 +49,7 @@ def messages_for(row: Row, system: str, shots: list[Row] = ()) -> list[dict]:
 
 
 def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: str, shots: list[Row],
-              max_new_tokens: int, batch_size: int) -> tuple[dict[str, list[Scored]], dict]:
+              max_new_tokens: int, batch_size: int, grammar=None) -> tuple[dict[str, list[Scored]], dict]:
     scored, seconds, new_tokens = {}, 0.0, 0
     # The system prompt and few-shot turns are the same for every row: encode them once.
     prefix = None
@@ -58,7 +58,8 @@ def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: st
     for name, rows in sets.items():
         prompts = [modeling.render(tok, messages_for(r, system, shots)) for r in rows]
         gen = modeling.generate(model, tok, prompts, max_new_tokens, batch_size,
-                                prefix=prefix if prefix and all(p.startswith(prefix) for p in prompts) else None)
+                                prefix=prefix if prefix and all(p.startswith(prefix) for p in prompts) else None,
+                                grammar=grammar)
         seconds += gen.seconds
         new_tokens += gen.new_tokens
         scored[name] = [score_row(r, t, spec, name, lat) for r, t, lat in zip(rows, gen.texts, gen.latencies)]

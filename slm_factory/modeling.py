@@ -179,8 +179,19 @@ class StopWhenDecided:
         return torch.tensor([verdict_is_final(t) for t in texts], device=input_ids.device)
 
 
+def json_grammar(tok, model, schema: dict):
+    """The output contract's JSON schema compiled by xgrammar into a token-level grammar for this
+    tokenizer: compact separators, no free whitespace, exactly the one serialisation validate accepts."""
+    import xgrammar as xgr
+
+    info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=model.config.vocab_size)
+    return xgr.GrammarCompiler(info).compile_json_schema(json.dumps(schema), any_whitespace=False,
+                                                         separators=(",", ":"))
+
+
 def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int,
-             prefix: str | None = None, stop_when_decided: bool = True, min_new_tokens: int = 0) -> Generation:
+             prefix: str | None = None, stop_when_decided: bool = True, min_new_tokens: int = 0,
+             grammar=None) -> Generation:
     """Greedy decoding in length-sorted batches; returns texts in the input order.
 
     `prefix`: text every prompt starts with (a long system prompt with few-shot turns). Its KV cache
@@ -188,6 +199,7 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
     and its own tokens, and position ids (from the attention mask) stay those of the full prompt.
     `min_new_tokens`: suppress EOS until this many tokens (benchmarks use it with stop_when_decided
     off so every batch size generates exactly the same number of tokens).
+    `grammar`: a compiled grammar (`json_grammar`): constrained decoding, every token kept inside it.
     """
     import copy
 
@@ -224,6 +236,10 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
             kw["past_key_values"] = cache
         if stop_when_decided:
             kw["stopping_criteria"] = StoppingCriteriaList([StopWhenDecided(tok, input_ids.shape[1])])
+        if grammar is not None:
+            import xgrammar as xgr
+
+            kw["logits_processor"] = [xgr.contrib.hf.LogitsProcessor(grammar)]  # holds one batch's state
         with torch.inference_mode():
             out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                  min_new_tokens=min_new_tokens or None, do_sample=False,

@@ -33,6 +33,30 @@ def total_steps(n_rows: int, batch_size: int, grad_accum: int, epochs: float, ma
     return max(1, math.ceil(n_rows / (batch_size * grad_accum * processes)) * math.ceil(epochs))
 
 
+def dev_rows(path: Path | None, params: dict) -> list[Row]:
+    """The fixed dev subset scored during training (`train.eval_rows` first rows; none when
+    `train.eval_every` is 0 or no dev file is given): a learning curve on held-out phrasings."""
+    from .rows import read_rows
+
+    cfg = params["train"]
+    n, every = int(cfg.get("eval_rows", 0) or 0), int(cfg.get("eval_every", 0) or 0)
+    if path is None or n <= 0 or every <= 0:
+        return []
+    return read_rows(path)[:n]
+
+
+def write_dev_curve(log_history: list[dict], path: Path) -> None:
+    """Dev loss and token accuracy at each evaluation during training (a DVC plot)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "dev_loss", "dev_token_accuracy"])
+        for h in log_history:
+            if "eval_loss" in h:
+                acc = h.get("eval_mean_token_accuracy")
+                w.writerow([h["step"], round(float(h["eval_loss"]), 5), "" if acc is None else round(float(acc), 4)])
+
+
 def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, extra: dict) -> dict:
     """Loss curve as CSV (a DVC plot) and the stage's metrics."""
     loss_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -43,8 +67,10 @@ def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, e
         for h in points:
             w.writerow([h["step"], round(float(h["loss"]), 5), h.get("learning_rate", "")])
     final = points[-1]["loss"] if points else None
+    evals = [h for h in log_history if "eval_loss" in h]
     metrics = {"final_loss": round(float(final), 5) if final is not None else None,
-               "first_loss": round(float(points[0]["loss"]), 5) if points else None, **extra}
+               "first_loss": round(float(points[0]["loss"]), 5) if points else None,
+               **({"final_dev_loss": round(float(evals[-1]["eval_loss"]), 5)} if evals else {}), **extra}
     write_json(metrics_path, metrics)
     return metrics
 
@@ -62,8 +88,9 @@ def padding_free(cfg: dict, cuda: bool) -> bool | None:
     raise ValueError(f"train.padding_free must be true, false or auto, not {value!r}")
 
 
-def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
-    """(SFTConfig, optimizer steps) both backends train with, built from params.yaml."""
+def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, n_dev: int = 0, **overrides):
+    """(SFTConfig, optimizer steps) both backends train with, built from params.yaml. With `n_dev` dev
+    rows, the dev loss is measured every `train.eval_every` steps."""
     from trl import SFTConfig
 
     cfg = params["train"]
@@ -94,6 +121,9 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, **overrides):
         # LoRA leaves most weights frozen; DDP's search for unused parameters would only cost time.
         ddp_find_unused_parameters=False if world_size() > 1 else None,
     )
+    if n_dev:
+        kw.update(eval_strategy="steps", eval_steps=int(cfg["eval_every"]),
+                  per_device_eval_batch_size=int(cfg["batch_size"]))
     # Batches of similar length waste less padding compute, but each batch then holds one kind of row.
     # (transformers >= 5.20 names this train_sampling_strategy; earlier releases, group_by_length.)
     grouped = bool(cfg.get("group_by_length", False))
@@ -170,7 +200,12 @@ def train_and_finish(trainer, tok, a, backend: str, n_rows: int) -> dict:
     counter = TokenCounter(trainer)
     t0 = time.perf_counter()
     trainer.train()
-    return finish(trainer, tok, a.out, a.loss_csv, a.metrics, backend, time.perf_counter() - t0, n_rows, counter)
+    # Training time excludes the dev evaluations, so tokens/s stays comparable with and without them.
+    seconds = time.perf_counter() - t0 - sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
+    metrics = finish(trainer, tok, a.out, a.loss_csv, a.metrics, backend, seconds, n_rows, counter)
+    if getattr(a, "dev_curve", None) and trainer.is_world_process_zero():
+        write_dev_curve(trainer.state.log_history, a.dev_curve)
+    return metrics
 
 
 def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,
@@ -203,4 +238,6 @@ def parse_args(doc: str, argv: list[str] | None):
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--loss-csv", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--dev", type=Path, help="dev rows: the first train.eval_rows are scored every train.eval_every steps")
+    ap.add_argument("--dev-curve", type=Path, help="CSV of dev loss/token accuracy during training")
     return ap.parse_args(argv)

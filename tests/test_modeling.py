@@ -46,7 +46,7 @@ def tiny_model_dir(tokenizer_dir, dst):
     return dst
 
 
-def train_argv(tmp_path, base, row_factory, lr=1e-3):
+def train_argv(tmp_path, base, row_factory, lr=1e-3, eval_every=0):
     rows = [row_factory(f"remind me to call mum at {h}pm", {"tool": "create_reminder", "arguments": {
         "text": "call mum", "date": "today", "time": f"{h + 12}:00"}}) for h in range(1, 9)]
     (tmp_path / "train.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in rows))
@@ -54,11 +54,13 @@ def train_argv(tmp_path, base, row_factory, lr=1e-3):
               "train": {"backend": "trl", "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
                         "batch_size": 4, "grad_accum": 1, "max_seq_length": 128, "packing": False,
                         "group_by_length": False, "padding_free": False, "gradient_checkpointing": False,
-                        "load_in_4bit": False, "num_gpus": 1, "max_steps": 3, "warmup_ratio": 0.0, "seed": 1}}
+                        "load_in_4bit": False, "num_gpus": 1, "max_steps": 3, "warmup_ratio": 0.0, "seed": 1,
+                        "eval_every": eval_every, "eval_rows": 4}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return ["--params", str(tmp_path / "params.yaml"), "--base-model", str(base), "--train",
             str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "adapter"), "--loss-csv",
-            str(tmp_path / "loss.csv"), "--metrics", str(tmp_path / "train.json")]
+            str(tmp_path / "loss.csv"), "--metrics", str(tmp_path / "train.json"), "--dev", str(tmp_path / "train.jsonl"),
+            "--dev-curve", str(tmp_path / "dev_curve.csv")]
 
 
 def test_train_refuses_a_broken_tokenizer_and_saves_nothing(tokenizer_dir, tmp_path, row_factory):
@@ -66,6 +68,21 @@ def test_train_refuses_a_broken_tokenizer_and_saves_nothing(tokenizer_dir, tmp_p
     with pytest.raises(TokenizerError, match="not the end-of-turn token"):
         load_script("train_trl_peft").main(train_argv(tmp_path, base, row_factory))
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "train.json").exists()
+
+
+def test_train_measures_the_dev_subset_during_training(tokenizer_dir, tmp_path, row_factory):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    fix_special_tokens(tok)
+    tok.save_pretrained(tmp_path / "tok")
+    base = tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+    load_script("train_trl_peft").main(train_argv(tmp_path, base, row_factory, eval_every=1))
+    curve = (tmp_path / "dev_curve.csv").read_text().splitlines()
+    assert curve[0] == "step,dev_loss,dev_token_accuracy" and [x.split(",")[0] for x in curve[1:]] == ["1", "2", "3"]
+    metrics = json.loads((tmp_path / "train.json").read_text())
+    assert metrics["steps"] == 3 and metrics["final_dev_loss"] == float(curve[-1].split(",")[1])
+    assert (tmp_path / "adapter/adapter_config.json").exists()
 
 
 def test_a_non_finite_loss_stops_training():
@@ -78,3 +95,25 @@ def test_a_non_finite_loss_stops_training():
         cb.on_log(None, state, None, logs={"loss": 1.5, "grad_norm": math.nan})
     with pytest.raises(NonFiniteError, match="loss is inf"):
         cb.on_log(None, state, None, logs={"loss": math.inf})
+
+
+def test_constrained_decoding_keeps_a_random_model_inside_the_contract(tokenizer_dir, tmp_path):
+    """xgrammar compiles the contract's schema; even an untrained model can then only write valid JSON."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slm_factory.modeling import generate, json_grammar
+
+    base = tiny_model_dir(tokenizer_dir, tmp_path / "base")
+    tok = AutoTokenizer.from_pretrained(base)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(base).eval()
+    schema = {"type": "object", "properties": {"mood": {"enum": ["up", "down"]}, "ok": {"type": "boolean"}},
+              "required": ["mood", "ok"], "additionalProperties": False}
+    prompts = ["<|im_start|>user\nhow are you<|im_end|>\n<|im_start|>assistant\n", "<|im_start|>user\nhm<|im_end|>\n"]
+    free = generate(model, tok, prompts, 24, 2)
+    assert not all(t.startswith('{"mood"') for t in free.texts)  # unconstrained, it writes noise
+    out = generate(model, tok, prompts, 24, 2, grammar=json_grammar(tok, model, schema))
+    for text in out.texts:
+        obj = json.loads(text)
+        assert set(obj) == {"mood", "ok"} and obj["mood"] in ("up", "down") and isinstance(obj["ok"], bool)
+        assert text == json.dumps(obj, separators=(",", ":"))  # compact, as the contract's canonical form

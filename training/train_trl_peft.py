@@ -12,7 +12,8 @@ from __future__ import annotations
 from slm_factory.backends import LoraSettings, load_trl
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import parse_args, prompt_completion, sft_config, train_and_finish, world_size
+from slm_factory.train_common import (dev_rows, parse_args, prompt_completion, sft_config, train_and_finish,
+                                      world_size)
 
 log = get_logger("train")
 
@@ -29,9 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     cuda = torch.cuda.is_available()
     rows = read_rows(a.train)
     model, tok, lora = load_trl(str(a.base_model), LoraSettings.from_params(params))
-    args, steps = sft_config(params, a.out, len(rows), cuda)
+    dev = dev_rows(a.dev, params)
+    args, steps = sft_config(params, a.out, len(rows), cuda, n_dev=len(dev))
     trainer = SFTTrainer(model=model, args=args,
                          train_dataset=Dataset.from_list(prompt_completion(rows)), processing_class=tok,
+                         eval_dataset=Dataset.from_list(prompt_completion(dev)) if dev else None,
                          peft_config=lora)
     log.info("TRL+PEFT: %d rows, %d steps, rank %s, lr %s, %s", len(rows), steps, params["lora_rank"],
              params["learning_rate"], f"cuda x{world_size()}" if cuda else f"cpu x{torch.get_num_threads()}")

@@ -13,7 +13,8 @@ from __future__ import annotations
 from slm_factory.backends import LoraSettings, keep_unsloth_padded, load_unsloth
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import padding_free, parse_args, prompt_completion, sft_config, train_and_finish
+from slm_factory.train_common import (dev_rows, padding_free, parse_args, prompt_completion, sft_config,
+                                      train_and_finish)
 
 log = get_logger("train")
 
@@ -35,9 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     from trl import SFTTrainer
 
     rows = read_rows(a.train)
-    args, steps = sft_config(params, a.out, len(rows), True)
+    dev = dev_rows(a.dev, params)
+    args, steps = sft_config(params, a.out, len(rows), True, n_dev=len(dev))
     trainer = SFTTrainer(model=model, processing_class=tok, train_dataset=Dataset.from_list(prompt_completion(rows)),
-                         args=args)
+                         eval_dataset=Dataset.from_list(prompt_completion(dev)) if dev else None, args=args)
     log.info("unsloth: %d rows, %d steps, rank %s, 4bit=%s", len(rows), steps, lora.rank, lora.load_in_4bit)
     metrics = train_and_finish(trainer, tok, a, "unsloth", len(rows))
     log.info("done: %s", metrics)
