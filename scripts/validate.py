@@ -29,7 +29,7 @@ log = get_logger("validate")
 
 def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_tokens,
                      max_seq_length: int, min_user_chars: int,
-                     decisions: dict[str, ReviewDecision] | None = None
+                     decisions: dict[str, ReviewDecision] | None = None, max_line_bytes: int | None = None
                      ) -> tuple[list[Row], dict[str, list[Rejected]], list[str]]:
     """Pure core: {batch: [(line_no, text)]} -> (accepted rows, {batch: rejected records}, orphans).
 
@@ -44,6 +44,11 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
     candidates: list[tuple[str, int, Row, list[Reason], ReviewDecision | None]] = []
     for b, lines in batches.items():
         for line_no, text in lines:
+            if max_line_bytes and len(text.encode("utf-8", "surrogatepass")) > max_line_bytes:
+                rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, raw=text[:2000], reasons=[
+                    Reason(code="line_too_long", message=f"line over validate.max_line_bytes ({max_line_bytes})",
+                           detail={"chars": len(text)})]))
+                continue
             row, obj, reason = parse_row_line(text)
             row_id = obj.get("id") if obj else None
             if isinstance(row_id, str):
@@ -54,7 +59,7 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
             if reason is not None:
                 rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, reasons=[reason],
                                             row=obj, raw=None if obj is not None else text,
-                                            row_id=(obj or {}).get("id")))
+                                            row_id=row_id if isinstance(row_id, str) else None))
                 continue
             candidates.append((b, line_no, row, check_row(row, spec, leak, min_user_chars), decision))
     too_long = length_reasons([r for _, _, r, _, _ in candidates], count_tokens, max_seq_length)
@@ -114,9 +119,10 @@ def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Reje
     }
 
 
-def apply_judge(rows: list[Row], spec: TaskSpec, cfg: dict, seed: int,
-                cache_dir: Path) -> tuple[list[Row], dict[str, list[Rejected]]]:
-    """Rows that passed every gate go to the LLM judge; its scores are saved on the row."""
+def apply_judge(rows: list[Row], spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path,
+                batches: set[str]) -> tuple[list[Row], dict[str, list[Rejected]]]:
+    """Rows that passed every gate go to the LLM judge; its scores are saved on the row. A rejection is
+    filed under the input batch the row names, or `unknown_batch`: a row's content never names a path."""
     from slm_factory.judge import Judge
 
     verdicts = Judge(spec, cfg, seed, cache_dir).judge(rows)
@@ -127,8 +133,9 @@ def apply_judge(rows: list[Row], spec: TaskSpec, cfg: dict, seed: int,
         if reason is None:
             kept.append(row)
         else:
-            rejected.setdefault(row.provenance.batch, []).append(Rejected(
-                stage="validate", batch=row.provenance.batch, row_id=row.id, reasons=[reason],
+            batch = row.provenance.batch if row.provenance.batch in batches else "unknown_batch"
+            rejected.setdefault(batch, []).append(Rejected(
+                stage="validate", batch=batch, row_id=row.id, reasons=[reason],
                 row=row.model_dump(mode="json")))
     return kept, rejected
 
@@ -157,10 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     decisions = load_decisions(a.decisions)
     accepted, rejected, orphans = validate_batches(
         batches, spec, chat_token_counter(a.base_model), int(params["train"]["max_seq_length"]),
-        int(vcfg.get("min_user_chars", 4)), decisions)
+        int(vcfg["min_user_chars"]), decisions, int(vcfg["max_line_bytes"]))
     jcfg = (vcfg.get("judge") or {})
     if jcfg.get("provider"):
-        accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), a.judge_cache)
+        accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), a.judge_cache, set(batches))
         for b, recs in judged.items():
             rejected.setdefault(b, []).extend(recs)
     metrics = metrics_for(n_input, accepted, rejected, spec, decisions, orphans)

@@ -1,7 +1,10 @@
 """Quality gates that need no LLM. Each gate returns `Reason`s; an empty list means the row passes.
 
 Reason codes (also documented in specs/quality_gates.md):
-  json_invalid, row_schema            the line is not JSON / not a Row
+  line_too_long                       a line longer than validate.max_line_bytes (never parsed)
+  json_invalid, row_schema            the line is not JSON (or not UTF-8, too deep, a huge number) / not a Row
+  invalid_unicode, control_characters a turn holds a lone surrogate / a control character (not tab, newline)
+  non_finite_number                   the answer holds NaN or Infinity
   system_prompt_mismatch              the system prompt is not the task's (train and eval prompts must match)
   output_not_json, output_extra_text  the assistant answer does not parse / has prose around the JSON
   output_not_canonical                parses, but is not the one compact serialisation
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
@@ -65,19 +69,34 @@ def contract_reasons(errors: list[dict], label_key: str) -> list[Reason]:
     return reasons
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _no_constants(name: str):
+    raise _NonFinite(name)
+
+
 def parse_output(text: str) -> tuple[Any, Reason | None]:
-    """Parse an assistant answer; the contract allows one JSON value and nothing else."""
+    """Parse an assistant answer; the contract allows one JSON value and nothing else. NaN and
+    Infinity are not JSON numbers (Python's parser accepts them): a target holding one is rejected."""
     stripped = text.strip()
     try:
-        return json.loads(stripped), None
-    except json.JSONDecodeError as e:
+        return json.loads(stripped, parse_constant=_no_constants), None
+    except _NonFinite as e:
+        return None, Reason(code="non_finite_number", message=f"answer holds {e}, which is not a JSON number",
+                            detail={"answer": stripped[:200]})
+    except (RecursionError, ValueError) as e:
+        if not isinstance(e, json.JSONDecodeError):  # a huge integer or absurd nesting
+            return None, Reason(code="output_not_json", message=f"answer cannot be parsed: {str(e)[:120]}",
+                                detail={"answer": stripped[:200]})
         try:
             start = stripped.index("{")
-            obj, end = json.JSONDecoder().raw_decode(stripped[start:])
+            obj, end = json.JSONDecoder(parse_constant=_no_constants).raw_decode(stripped[start:])
             extra = (stripped[:start] + stripped[start + end:]).strip()
             return obj, Reason(code="output_extra_text", message="answer has text around the JSON object",
                                detail={"extra_text": extra[:200]})
-        except (ValueError, json.JSONDecodeError):
+        except (ValueError, RecursionError):
             return None, Reason(code="output_not_json", message=f"answer is not valid JSON: {e.msg}",
                                 detail={"answer": stripped[:200]})
 
@@ -126,9 +145,27 @@ def trivial_reasons(row: Row, min_user_chars: int) -> list[Reason]:
     return []
 
 
+def text_reasons(row: Row) -> list[Reason]:
+    """Characters no turn may hold: lone surrogates (not encodable, they crash every writer downstream)
+    and control characters other than tab and newline (NUL, escape sequences, ...)."""
+    for m in row.messages:
+        try:
+            m.content.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return [Reason(code="invalid_unicode", message=f"{m.role} text holds a lone surrogate",
+                           detail={"role": m.role, "position": e.start})]
+        bad = next((i for i, c in enumerate(m.content) if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+        if bad is not None:
+            return [Reason(code="control_characters", message=f"{m.role} text holds a control character",
+                           detail={"role": m.role, "position": bad, "char": f"U+{ord(m.content[bad]):04X}"})]
+    return []
+
+
 def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int) -> list[Reason]:
     """All per-row gates except length (which is batched) and label conflicts (which need all rows)."""
-    reasons: list[Reason] = []
+    reasons: list[Reason] = text_reasons(row)
+    if reasons:
+        return reasons
     if row.system != spec.system_prompt:
         reasons.append(Reason(code="system_prompt_mismatch",
                               message="system prompt differs from specs/task.yaml's system_prompt"))

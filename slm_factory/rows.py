@@ -75,7 +75,9 @@ def content_id(messages: Iterable[Message | dict]) -> str:
         (m.role, m.content) if isinstance(m, Message) else (m["role"], m["content"]) for m in messages
     ]
     blob = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    # surrogatepass: a row holding a lone surrogate still gets an id, so the gate that rejects it can
+    # name it (for every valid string the bytes are plain UTF-8's).
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def make_row(system: str, user: str, assistant: str, provenance: Provenance | dict, **annotations) -> Row:
@@ -129,10 +131,12 @@ def write_jsonl(path: str | Path, items: Iterable[BaseModel | dict]) -> int:
 
 
 def iter_jsonl_raw(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, stripped text) for every non-blank line."""
-    with Path(path).open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.strip()
+    """Yield (1-based line number, stripped text) for every non-blank line. Byte-safe: only '\\n' ends
+    a line (a bare '\\r' inside a row stays in it), and each line is decoded on its own, so one invalid
+    UTF-8 byte spoils only its line, where it shows as a backslash escape (and fails to parse there)."""
+    with Path(path).open("rb") as f:
+        for i, raw in enumerate(f, 1):
+            line = raw.decode("utf-8", errors="backslashreplace").strip()
             if line:
                 yield i, line
 
@@ -159,6 +163,9 @@ def parse_row_line(line: str) -> tuple[Row | None, dict | None, Reason | None]:
     except json.JSONDecodeError as e:
         return None, None, Reason(code="json_invalid", message=f"line is not valid JSON: {e.msg}",
                                   detail={"position": e.pos})
+    except (ValueError, RecursionError) as e:  # a huge integer, nesting deeper than the parser goes
+        return None, None, Reason(code="json_invalid", message=f"line cannot be parsed: {type(e).__name__}: "
+                                                               f"{str(e)[:120]}")
     if not isinstance(obj, dict):
         return None, None, Reason(code="json_invalid", message="line is JSON but not an object")
     try:

@@ -8,15 +8,24 @@ field's default is never validated but a given null is, against a type that excl
 
 from __future__ import annotations
 
-import re
+import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+
+def _calendar_date(value: str) -> str:
+    """The pattern admits 2026-02-30; the calendar does not."""
+    if value[:1].isdigit():
+        datetime.date.fromisoformat(value)  # ValueError: "day is out of range for month"
+    return value
+
 
 Date = Annotated[
     str,
     StringConstraints(pattern=r"^(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
                               r"|\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))$"),
+    AfterValidator(_calendar_date),
 ]
 Clock = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Text = Annotated[str, StringConstraints(min_length=1)]
@@ -57,7 +66,7 @@ class SetTimerArgs(_Strict):
 
 
 class ConvertCurrencyArgs(_Strict):
-    amount: Annotated[float, Field(gt=0)]
+    amount: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     from_currency: Currency
     to_currency: Currency
 

@@ -52,7 +52,7 @@ def test_sentiment_task_from_specs_alone(tmp_path, tokenizer_dir):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({
         "seed": 1, "n_examples": 60, "repair": False, "teacher": {"provider": "template"},
-        "generate": {"batch_size": 25}, "validate": {"min_user_chars": 4},
+        "generate": {"batch_size": 25}, "validate": {"min_user_chars": 4, "max_line_bytes": 100000},
         "train": {"max_seq_length": 128},
         "dedupe": {"minhash_threshold": 0.8, "semantic_threshold": 0.97, "semantic": True},
         "split": {"train": 0.6, "dev": 0.2, "test": 0.2, "cluster_threshold": 0.99},
