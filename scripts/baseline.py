@@ -48,20 +48,21 @@ def main(argv: list[str] | None = None) -> None:
     scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], mnt, bs)
     write_predictions(a.out, "base_", scored)
     results["base"] = {**summaries(scored, spec), "speed": speed}
-    log.info("base: %s", {k: v.get("exact_match") for k, v in summaries(scored, spec).items()})
+    head = spec.eval.headline
+    log.info("base: %s %s", head, {k: v.get(head) for k, v in results["base"].items() if isinstance(v, dict)})
 
     shots = few_shot(read_rows(a.train), int(cfg["few_shot"]), int(params["seed"]))
     scored, speed = run_model(model, tok, sets, spec, spec.prompted_system_prompt, shots, mnt, bs)
     write_predictions(a.out, "prompted_", scored)
     results["prompted"] = {**summaries(scored, spec), "speed": speed, "few_shot_ids": [s.id for s in shots]}
-    log.info("prompted: %s", {k: v.get("exact_match") for k, v in summaries(scored, spec).items()})
+    log.info("prompted: %s %s", head, {k: v.get(head) for k, v in results["prompted"].items() if isinstance(v, dict)})
 
     rules = spec.rules_module()
     if rules is not None:
         scored = run_function(lambda text: spec.canonical(rules.route(text)), sets, spec)
         write_predictions(a.out, "rules_", scored)
         results["rules"] = summaries(scored, spec)
-        log.info("rules: %s", {k: v.get("exact_match") for k, v in results["rules"].items()})
+        log.info("rules: %s %s", head, {k: v.get(head) for k, v in results["rules"].items()})
     else:
         results["rules"] = {"skipped": f"no {spec.raw.get('rules', 'rules.py')} in {a.specs}"}
 
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         write_predictions(a.out, "larger_", scored)
         results["larger"] = {**summaries(scored, spec), "model": tcfg.get("model"),
                              "errors": len(llm.stats.errors)}
-        log.info("larger (%s): %s", tcfg.get("model"), {k: v.get("exact_match") for k, v in results["larger"].items()
-                                                       if isinstance(v, dict)})
+        log.info("larger (%s): %s %s", tcfg.get("model"), head, {k: v.get(head) for k, v in results["larger"].items()
+                                                                 if isinstance(v, dict)})
     a.out.mkdir(parents=True, exist_ok=True)
     write_json(a.metrics, results)
     (a.out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -142,6 +142,7 @@ class Generation:
     seconds: float
     new_tokens: int
     latencies: list[float]  # per-row share of its batch's wall time
+    ended: list[bool]  # per row: it ended its turn (EOS) rather than stopping at max_new_tokens or early
 
 
 JSON_START = set('{["-0123456789tfn')
@@ -211,6 +212,7 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     texts: list[str] = [""] * len(prompts)
     lat: list[float] = [0.0] * len(prompts)
+    ended: list[bool] = [False] * len(prompts)
     new_tokens = 0
     t0 = time.perf_counter()
     prefix_ids, prefix_cache = None, None
@@ -250,7 +252,8 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
             ids = gen[k]
             stop = (ids[min_new_tokens:] == tok.eos_token_id).nonzero()
             n_tok = min_new_tokens + int(stop[0]) if len(stop) else len(ids)
+            ended[i] = bool(len(stop))
             new_tokens += n_tok
             texts[i] = tok.decode(ids[:n_tok], skip_special_tokens=True).strip()
             lat[i] = dt / len(idx)
-    return Generation(texts, time.perf_counter() - t0, new_tokens, lat)
+    return Generation(texts, time.perf_counter() - t0, new_tokens, lat, ended)

@@ -84,7 +84,7 @@ def test_repro_then_noop_then_experiment(repo):
     sh(["git", "commit", "-qm", "first run"], repo)
     out = sh(["dvc", "exp", "run", "-S", "lora_rank=32"], repo)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "eval", "analyze_errors"}
+    assert ran == {"train", "eval", "analyze_errors", "export", "export_eval", "release"}
     runs = [json.loads(x) for x in (repo / "registry/runs.jsonl").read_text().splitlines()]
     assert [r["params"]["lora_rank"] for r in runs] == [16, 32]
     assert runs[0]["dataset_version"] == runs[1]["dataset_version"] == json.loads(

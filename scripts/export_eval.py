@@ -1,0 +1,128 @@
+"""export_eval: the task's eval sets through every exported artifact, scored like eval, and the parity gate.
+
+    python scripts/export_eval.py --params params.yaml --specs specs --merged outputs/merged \
+        --gguf outputs/gguf --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl \
+        --predictions outputs/predictions --report outputs/eval_reports/export_parity.md \
+        --metrics metrics/export.json
+
+The merged model runs with transformers; each GGUF runs with llama.cpp (greedy; chat template and stop
+tokens read from the file). Per artifact and set: exact match, JSON parse rate, the headline metric, the
+label accuracy, runaway rows (stopped at max tokens instead of ending the turn), tokens/s, peak RSS and
+file size, on the first `export.limit` rows of each set (llama-cpp-python decodes one row at a time).
+Gate `export_parity`: every artifact within `export.max_drop` of the adapter's exact match on the same
+golden rows (from eval's predictions), and no runaway row; `export.strict: true` makes a failed gate fail the stage (after writing
+the report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.evaluation import load_sets
+from slm_factory.export import run_gguf, run_transformers
+from slm_factory.metrics import summarize
+from slm_factory.rows import read_jsonl
+from slm_factory.spec import TaskSpec
+
+log = get_logger("export_eval")
+
+
+def figures(run, spec: TaskSpec, size_bytes: int) -> dict:
+    ev = spec.eval
+    keys = list(dict.fromkeys(["exact_match", "json_parse_rate", ev.headline]
+                              + ([f"{ev.label_field}_accuracy"] if ev.label_field else [])))
+    per_set = {}
+    for name, scored in run.scored.items():
+        s = summarize(scored, spec)
+        per_set[name] = {k: s.get(k) for k in keys}
+    return {"sets": per_set, "runaway_rows": run.runaway,
+            "tokens_per_second": round(run.new_tokens / run.seconds, 1) if run.seconds else None,
+            "peak_rss_mb": run.peak_rss_mb, "size_mb": round(size_bytes / 2**20, 1)}
+
+
+def reference_exact(predictions: Path, set_name: str, ids: list[str]) -> float | None:
+    """The adapter's exact match (eval's per-row predictions) on exactly the rows scored here."""
+    path = predictions / f"predictions_{set_name}.jsonl"
+    if not path.exists():
+        return None
+    exact = {p["id"]: p["exact"] for p in read_jsonl(path)}
+    hits = [exact[i] for i in ids if i in exact]
+    return round(sum(hits) / len(hits), 4) if hits and len(hits) == len(ids) else None
+
+
+def parity(artifacts: dict[str, dict], ref: float | None, judged_on: str, max_drop: float) -> dict:
+    out = {}
+    for name, f in artifacts.items():
+        value = f["sets"].get(judged_on, {}).get("exact_match")
+        drop = None if ref is None or value is None else round(ref - value, 4)
+        ok = drop is not None and drop <= max_drop and f["runaway_rows"] == 0
+        out[name] = {"exact_match": value, "adapter_exact_match": ref, "drop": drop,
+                     "runaway_rows": f["runaway_rows"], "pass": ok}
+    return {"judged_on": judged_on, "max_drop": max_drop, "artifacts": out,
+            "pass": bool(out) and all(v["pass"] for v in out.values())}
+
+
+def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
+    sets = sorted({s for f in artifacts.values() for s in f["sets"]})
+    keys = list(next(iter(next(iter(artifacts.values()))["sets"].values())))
+    lines = ["# Export parity", "",
+             f"Every artifact on the task's eval sets, scored like `eval` (task `{spec.name}`). Gate "
+             f"`export_parity`: exact match on {gate['judged_on']} within {gate['max_drop']} of the adapter's, "
+             "and no runaway row.", "",
+             "| artifact | set | " + " | ".join(keys) + " |", "|---|---|" + "---:|" * len(keys)]
+    for name, f in artifacts.items():
+        for s in sets:
+            vals = f["sets"].get(s, {})
+            lines.append(f"| {name} | {s} | " + " | ".join("" if vals.get(k) is None else f"{vals[k]:.3f}"
+                                                             for k in keys) + " |")
+    lines += ["", "| artifact | runaway rows | tokens/s | peak RSS (MB) | size (MB) | drop vs adapter | parity |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    for name, f in artifacts.items():
+        g = gate["artifacts"][name]
+        lines.append(f"| {name} | {f['runaway_rows']} | {f['tokens_per_second']} | {f['peak_rss_mb']} | "
+                     f"{f['size_mb']} | {g['drop']} | {'PASS' if g['pass'] else 'FAIL'} |")
+    lines += ["", f"export_parity: **{'PASS' if gate['pass'] else 'FAIL'}**", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--specs", type=Path, required=True)
+    ap.add_argument("--merged", type=Path, required=True, help="export's merged model folder")
+    ap.add_argument("--gguf", type=Path, required=True, help="export's GGUF folder")
+    ap.add_argument("--eval", type=Path, nargs="+", required=True, help="eval sets (rows files)")
+    ap.add_argument("--predictions", type=Path, required=True, help="eval's per-row predictions (the adapter's)")
+    ap.add_argument("--report", type=Path, required=True, help="out: the parity report (markdown)")
+    ap.add_argument("--metrics", type=Path, required=True, help="out: figures per artifact and the gate")
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    cfg, ecfg = params["export"], params["eval"]
+    spec = TaskSpec.load(a.specs)
+    sets = load_sets(list(a.eval), int(cfg.get("limit", 0)), spec)
+    mnt = int(ecfg["max_new_tokens"])
+    artifacts: dict[str, dict] = {}
+    run = run_transformers(a.merged, sets, spec, mnt, int(ecfg["batch_size"]))
+    size = sum(p.stat().st_size for p in a.merged.glob("*.safetensors"))
+    artifacts["merged (transformers)"] = figures(run, spec, size)
+    log.info("merged: %s in %.1f s", artifacts["merged (transformers)"]["sets"], run.seconds)
+    for path in sorted(a.gguf.glob("*.gguf")):
+        run = run_gguf(path, sets, spec, mnt, n_threads=os.cpu_count())
+        artifacts[path.name] = figures(run, spec, path.stat().st_size)
+        log.info("%s: %s in %.1f s", path.name, artifacts[path.name]["sets"], run.seconds)
+    golden = spec.eval.set_with_role("golden") or next(iter(sets))
+    ref = reference_exact(a.predictions, golden, [r.id for r in sets[golden]])
+    gate = parity(artifacts, ref, golden, float(cfg["max_drop"]))
+    a.report.parent.mkdir(parents=True, exist_ok=True)
+    a.report.write_text(report(artifacts, gate, spec))
+    write_json(a.metrics, {"export_parity": gate["pass"], "artifacts": artifacts, "parity": gate})
+    log.info("export_parity: %s", "PASS" if gate["pass"] else "FAIL")
+    if cfg.get("strict") and not gate["pass"]:
+        raise SystemExit("export_eval: export_parity failed and export.strict is true (see the report)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""release: the model card, the dataset as a Hugging Face dataset with its card, and a manifest of
+every artifact (sha256, size), linked to the run in registry/releases.jsonl.
+
+    python scripts/release.py --params params.yaml --specs specs --task-md task.md \
+        --train data/train.jsonl --dev data/eval/dev.jsonl --test data/eval/test.jsonl \
+        --datasets registry/datasets.jsonl --runs registry/runs.jsonl --metrics-dir metrics \
+        --comparison outputs/eval_reports/comparison.json --details outputs/eval_reports/details.json \
+        --merged outputs/merged --gguf outputs/gguf \
+        --modelfile outputs/Modelfile --card outputs/model_card.md --out outputs/release \
+        --registry registry/releases.jsonl
+
+Reads only what earlier stages wrote; writes the card, outputs/release/dataset/ (parquet per split +
+README.md) and outputs/release/manifest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from slm_factory.card import dataset_card, model_card
+from slm_factory.common import get_logger, load_params, read_json, write_json
+from slm_factory.export import manifest_entries
+from slm_factory.registry import append_unique, find, latest
+from slm_factory.rows import read_rows
+from slm_factory.spec import TaskSpec
+
+log = get_logger("release")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    for flag, what in [("--params", "params.yaml"), ("--specs", "task specs"), ("--task-md", "the task's task.md"),
+                       ("--train", "train rows"), ("--dev", "dev rows"), ("--test", "test rows"),
+                       ("--datasets", "registry of dataset versions"), ("--runs", "registry of runs"),
+                       ("--metrics-dir", "folder of the stages' metrics files"),
+                       ("--comparison", "eval's comparison table"), ("--details", "eval's details (release gates)"),
+                       ("--merged", "export's merged model"),
+                       ("--gguf", "export's GGUF folder"), ("--modelfile", "export's Modelfile"),
+                       ("--card", "out: the model card"), ("--out", "out: the release folder"),
+                       ("--registry", "registry of releases (appended)")]:
+        ap.add_argument(flag, type=Path, required=True, help=what)
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    spec = TaskSpec.load(a.specs)
+    m = {name: read_json(a.metrics_dir / f"{name}.json") for name in
+         ("generate", "validate", "dedupe", "split", "train", "eval", "analyze_errors", "export")}
+    dataset = find(a.datasets, "version", m["split"]["dataset_version"]) or {}
+    run = latest(a.runs) or {}
+    gates = read_json(a.details)["release_gates"]
+    card = model_card(task_name=spec.name, task_md=a.task_md.read_text(), params=params, train=m["train"],
+                      dataset=dataset, generate=m["generate"], validate=m["validate"], dedupe=m["dedupe"],
+                      comparison=read_json(a.comparison), columns=spec.eval.columns(), gates=gates,
+                      export=m["export"], errors=m["analyze_errors"], headline=spec.eval.headline,
+                      model_name=f"{spec.name}-{params['base_model'].split('/')[-1].split(':')[-1]}")
+    a.card.parent.mkdir(parents=True, exist_ok=True)
+    a.card.write_text(card)
+
+    from datasets import Dataset
+
+    shutil.rmtree(a.out, ignore_errors=True)
+    ds_dir = a.out / "dataset"
+    ds_dir.mkdir(parents=True)
+    for split, path in (("train", a.train), ("dev", a.dev), ("test", a.test)):
+        Dataset.from_list([r.model_dump(mode="json") for r in read_rows(path)]).to_parquet(str(ds_dir / f"{split}.parquet"))
+    (ds_dir / "README.md").write_text(dataset_card(task_name=spec.name, dataset=dataset,
+                                                   leaks=m["split"].get("leaks", 0),
+                                                   license=params["export"]["license"]))
+    root = a.card.parent
+    files = manifest_entries(root, [a.merged, a.gguf, a.modelfile, a.card, ds_dir])
+    manifest = {"task": spec.name, "run_id": run.get("run_id"), "dataset_version": m["split"]["dataset_version"],
+                "export_parity": m["export"].get("export_parity"), "files": files}
+    write_json(a.out / "manifest.json", manifest)
+    record = {"run_id": run.get("run_id"), "task": spec.name, "dataset_version": manifest["dataset_version"],
+              "export_parity": manifest["export_parity"],
+              "artifacts": {f["path"]: f["sha256"] for f in files if f["path"].endswith((".gguf", ".safetensors"))}}
+    if append_unique(a.registry, {"release_id": run.get("run_id"), **record}, "release_id"):
+        log.info("release of run %s registered in %s", run.get("run_id"), a.registry)
+    log.info("%d files in the manifest; card %s", len(files), a.card)
+
+
+if __name__ == "__main__":
+    main()
