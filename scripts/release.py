@@ -16,6 +16,7 @@ README.md) and outputs/release/manifest.json.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     ds_dir = a.out / "dataset"
     ds_dir.mkdir(parents=True)
     for split, path in (("train", a.train), ("dev", a.dev), ("test", a.test)):
-        Dataset.from_list([r.model_dump(mode="json") for r in read_rows(path)]).to_parquet(str(ds_dir / f"{split}.parquet"))
+        # annotations are free-form (often empty): Parquet has no empty struct, so they travel as JSON text
+        rows = [{**r.model_dump(mode="json"), "annotations": json.dumps(r.annotations, ensure_ascii=False)}
+                for r in read_rows(path)]
+        Dataset.from_list(rows).to_parquet(str(ds_dir / f"{split}.parquet"))
     (ds_dir / "README.md").write_text(dataset_card(task_name=spec.name, dataset=dataset,
                                                    leaks=m["split"].get("leaks", 0),
                                                    license=params["export"]["license"]))

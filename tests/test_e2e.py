@@ -32,6 +32,7 @@ def tiny_profile(params: dict) -> dict:
     params["baseline"].update(limit=3, few_shot=2, max_new_tokens=24)
     params["train"].update(max_steps=2, batch_size=4)
     params["eval"].update(limit=4, max_new_tokens=32)
+    params["export"].update(limit=3)
     return params
 
 
@@ -75,6 +76,20 @@ def test_repro_then_noop_then_experiment(repo):
     assert json.loads((repo / "outputs/eval_reports/repair_plan.json").read_text())["items"] is not None
     assert len((repo / "registry/datasets.jsonl").read_text().splitlines()) == 1
     assert len((repo / "registry/runs.jsonl").read_text().splitlines()) == 1
+    # shipped: merged model, GGUFs from llama.cpp, Modelfile, parity report, card, manifest
+    assert sorted(p.name for p in (repo / "outputs/gguf").glob("*.gguf")) == [
+        "model-f16.gguf", "model-q4_k_m.gguf", "model-q8_0.gguf"]
+    assert (repo / "outputs/Modelfile").read_text().startswith("FROM ./gguf/model-q4_k_m.gguf")
+    exp = json.loads((repo / "metrics/export.json").read_text())
+    assert set(exp["artifacts"]) == {"merged (transformers)", "model-f16.gguf", "model-q8_0.gguf", "model-q4_k_m.gguf"}
+    card = (repo / "outputs/model_card.md").read_text()
+    assert card.startswith("---\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct") and "### Export parity" in card
+    manifest = json.loads((repo / "outputs/release/manifest.json").read_text())
+    assert any(f["path"] == "gguf/model-q4_k_m.gguf" for f in manifest["files"])
+    from datasets import load_dataset
+
+    ds = load_dataset("parquet", data_dir=str(repo / "outputs/release/dataset"))
+    assert ds["train"].num_rows == spl["train_rows"]
 
     out = sh(["dvc", "repro"], repo)
     assert "Running stage" not in out
