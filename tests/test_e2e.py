@@ -45,6 +45,8 @@ def copy_repo(dst: Path, task: str = ".") -> Path:
         if src.is_file() and not f.startswith(("metrics/", "registry/", "outputs/")) and f != "dvc.lock":
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / f)
+    # The export stage finds llama.cpp's converter under .venv/share (make setup puts it there).
+    (dst / ".venv").symlink_to(BIN.parent, target_is_directory=True)
     params = tiny_profile(yaml.safe_load((dst / "params.yaml").read_text()))
     params["task"] = task
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
