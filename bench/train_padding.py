@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(params: dict, base: Path, train: Path, tmp: Path, name: str) -> dict:
     p = tmp / f"{name}.yaml"
     p.write_text(yaml.safe_dump(params))
-    metrics = tmp / f"{name}.json"
+    metrics, timings = tmp / f"{name}.json", tmp / f"{name}_timings.json"
     subprocess.run([sys.executable, str(ROOT / "training/train_trl_peft.py"), "--params", str(p), "--base-model",
                     str(base), "--train", str(train), "--out", str(tmp / f"{name}_adapter"),
-                    "--loss-csv", str(tmp / f"{name}_loss.csv"), "--metrics", str(metrics)],
+                    "--loss-csv", str(tmp / f"{name}_loss.csv"), "--metrics", str(metrics), "--timings", str(timings)],
                    check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    return json.loads(metrics.read_text())
+    return {**json.loads(metrics.read_text()), **json.loads(timings.read_text())}
 
 
 def main() -> None:

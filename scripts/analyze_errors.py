@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from slm_factory import embeddings
-from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.common import get_logger, load_params, write_json, write_metrics
 from slm_factory.gates import parse_output
 from slm_factory.rows import read_jsonl
 from slm_factory.spec import TaskSpec
 
 log = get_logger("analyze_errors")
+PARAMS = ("analyze_errors", "dedupe.embedding_model")  # exactly the stage's params in dvc.yaml
 
 # Task-agnostic wording; a task's eval.yaml `repair_hints` replaces any of these with its own words.
 GENERIC_HINTS = {
@@ -150,9 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--predictions", type=Path, required=True)
     ap.add_argument("--report", type=Path, required=True)
     ap.add_argument("--plan", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
-    params = load_params(a.params)
+    params = load_params(a.params, PARAMS)
     cfg = params["analyze_errors"]
     spec = TaskSpec.load(a.specs)
     preds = read_jsonl(a.predictions)
@@ -162,9 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     a.report.parent.mkdir(parents=True, exist_ok=True)
     a.report.write_text(report(clusters, plan, int(cfg["max_examples"])))
     write_json(a.plan, plan)
-    write_json(a.metrics, {"failures": plan["failures"], "clusters": len(clusters),
+    write_metrics(a.metrics, a.details, {"failures": plan["failures"], "clusters": len(clusters),
                            "by_cause": dict(Counter(c["cause"] for c in clusters for _ in c["examples"])),
-                           "repair_rows_planned": sum(i["n"] for i in plan["items"])})
+                           "repair_rows_planned": sum(i["n"] for i in plan["items"])},
+                  ["failures", "clusters", "repair_rows_planned"])
     log.info("%d failures in %d clusters", plan["failures"], len(clusters))
 
 

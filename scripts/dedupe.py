@@ -17,12 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 from slm_factory import embeddings
-from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.common import get_logger, load_params, write_metrics
 from slm_factory.dedupe import Drop, Thresholds, greedy_dedupe
 from slm_factory.rows import Reason, Rejected, Row, read_jsonl, read_rows, write_jsonl
 from slm_factory.summary import render_summary
 
 log = get_logger("dedupe")
+PARAMS = ("dedupe",)  # exactly the stage's params in dvc.yaml
 
 MESSAGES = {
     "exact": "same text as a kept row (after normalising case, punctuation and spaces)",
@@ -68,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rejected", type=Path, required=True)
     ap.add_argument("--rejected-root", type=Path, required=True)
     ap.add_argument("--summary", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
-    cfg = load_params(a.params)["dedupe"]
+    cfg = load_params(a.params, PARAMS)["dedupe"]
     rows = read_rows(a.rows)
     locked = [(p.stem, r) for p in a.locked for r in read_rows(p)]
     model = cfg.get("embedding_model", embeddings.BUNDLED)
@@ -87,12 +89,12 @@ def main(argv: list[str] | None = None) -> None:
 
     if len(rows) != len(kept) + len(rejected):
         raise AssertionError("dedupe lost rows")
-    write_json(a.metrics, {
+    write_metrics(a.metrics, a.details, {
         "input": len(rows), "kept": len(kept), "dropped": len(rejected),
         "dropped_by_reason": dict(sorted(Counter(r.reasons[0].code for r in rejected).items())),
         "kept_by_category": dict(sorted(Counter(r.provenance.category for r in kept).items())),
         "kept_by_data_type": dict(sorted(Counter(r.provenance.data_type for r in kept).items())),
-    })
+    }, ["input", "kept", "dropped"])
     log.info("%d in, %d kept, %d dropped %s", len(rows), len(kept), len(rejected),
              dict(Counter(d.kind for d in drops)))
 

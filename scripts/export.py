@@ -22,6 +22,7 @@ from slm_factory.export import ExportError, check_quantizations, convert, merge,
 from slm_factory.spec import TaskSpec
 
 log = get_logger("export")
+PARAMS = ("export.quantizations", "export.modelfile_quant")  # exactly the stage's params in dvc.yaml
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gguf", type=Path, required=True, help="out: folder of GGUF files")
     ap.add_argument("--modelfile", type=Path, required=True, help="out: the Ollama Modelfile")
     a = ap.parse_args(argv)
-    cfg = load_params(a.params)["export"]
+    cfg = load_params(a.params, PARAMS)["export"]
     quants = list(cfg["quantizations"])
     spec = TaskSpec.load(a.specs)
     try:  # every check that needs no work, before any work

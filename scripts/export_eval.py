@@ -3,12 +3,13 @@
     python scripts/export_eval.py --params params.yaml --specs specs --merged outputs/merged \
         --gguf outputs/gguf --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl \
         --predictions outputs/predictions --report outputs/eval_reports/export_parity.md \
-        --metrics metrics/export.json
+        --metrics metrics/export_eval.json --details outputs/details/export_eval.json \
+        --timings outputs/timings/export_eval.json
 
 The merged model runs with transformers; each GGUF runs with llama.cpp (greedy; chat template and stop
 tokens read from the file). Per artifact and set: exact match, JSON parse rate, the headline metric, the
-label accuracy, runaway rows (stopped at max tokens instead of ending the turn), tokens/s, peak RSS and
-file size, on the first `export.limit` rows of each set (llama-cpp-python decodes one row at a time).
+label accuracy, runaway rows (stopped at max tokens instead of ending the turn) and file size (in
+--details; tokens/s and peak RSS in --timings, which no stage reads), on the first `export.limit` rows of each set (llama-cpp-python decodes one row at a time).
 Gate `export_parity`: every artifact within `export.max_drop` of the adapter's exact match on the same
 golden rows (from eval's predictions), and no runaway row; `export.strict: true` makes a failed gate fail the stage (after writing
 the report).
@@ -28,6 +29,10 @@ from slm_factory.rows import read_jsonl
 from slm_factory.spec import TaskSpec
 
 log = get_logger("export_eval")
+# exactly the stage's params in dvc.yaml
+PARAMS = (
+    "export.max_drop", "export.strict", "export.limit", "eval.max_new_tokens", "eval.batch_size",
+)
 
 
 def figures(run, spec: TaskSpec, size_bytes: int) -> dict:
@@ -38,9 +43,12 @@ def figures(run, spec: TaskSpec, size_bytes: int) -> dict:
     for name, scored in run.scored.items():
         s = summarize(scored, spec)
         per_set[name] = {k: s.get(k) for k in keys}
-    return {"sets": per_set, "runaway_rows": run.runaway,
-            "tokens_per_second": round(run.new_tokens / run.seconds, 1) if run.seconds else None,
-            "peak_rss_mb": run.peak_rss_mb, "size_mb": round(size_bytes / 2**20, 1)}
+    return {"sets": per_set, "runaway_rows": run.runaway, "size_mb": round(size_bytes / 2**20, 1)}
+
+
+def speed(run) -> dict:
+    return {"tokens_per_second": round(run.new_tokens / run.seconds, 1) if run.seconds else None,
+            "seconds": round(run.seconds, 2), "peak_rss_mb": run.peak_rss_mb}
 
 
 def reference_exact(predictions: Path, set_name: str, ids: list[str]) -> float | None:
@@ -78,13 +86,13 @@ def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
             vals = f["sets"].get(s, {})
             lines.append(f"| {name} | {s} | " + " | ".join("" if vals.get(k) is None else f"{vals[k]:.3f}"
                                                              for k in keys) + " |")
-    lines += ["", "| artifact | runaway rows | tokens/s | peak RSS (MB) | size (MB) | drop vs adapter | parity |",
-              "|---|---:|---:|---:|---:|---:|---|"]
+    lines += ["", "| artifact | runaway rows | size (MB) | drop vs adapter | parity |", "|---|---:|---:|---:|---|"]
     for name, f in artifacts.items():
         g = gate["artifacts"][name]
-        lines.append(f"| {name} | {f['runaway_rows']} | {f['tokens_per_second']} | {f['peak_rss_mb']} | "
-                     f"{f['size_mb']} | {g['drop']} | {'PASS' if g['pass'] else 'FAIL'} |")
-    lines += ["", f"export_parity: **{'PASS' if gate['pass'] else 'FAIL'}**", ""]
+        lines.append(f"| {name} | {f['runaway_rows']} | {f['size_mb']} | {g['drop']} | {'PASS' if g['pass'] else 'FAIL'} |")
+    lines += ["", f"export_parity: **{'PASS' if gate['pass'] else 'FAIL'}**", "",
+              "Speed and peak memory per artifact: outputs/timings/export_eval.json (kept out of every stage's inputs); "
+              "a benchmark with medians: bench/export_inference.py.", ""]
     return "\n".join(lines)
 
 
@@ -97,28 +105,37 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval", type=Path, nargs="+", required=True, help="eval sets (rows files)")
     ap.add_argument("--predictions", type=Path, required=True, help="eval's per-row predictions (the adapter's)")
     ap.add_argument("--report", type=Path, required=True, help="out: the parity report (markdown)")
-    ap.add_argument("--metrics", type=Path, required=True, help="out: figures per artifact and the gate")
+    ap.add_argument("--metrics", type=Path, required=True, help="out: the gate and the worst drop (DVC metrics)")
+    ap.add_argument("--details", type=Path, required=True, help="out: figures per artifact and the gate")
+    ap.add_argument("--timings", type=Path, help="out: tokens/s and peak RSS per artifact (no stage depends on it)")
     a = ap.parse_args(argv)
-    params = load_params(a.params)
+    params = load_params(a.params, PARAMS)
     cfg, ecfg = params["export"], params["eval"]
     spec = TaskSpec.load(a.specs)
     sets = load_sets(list(a.eval), int(cfg.get("limit", 0)), spec)
     mnt = int(ecfg["max_new_tokens"])
     artifacts: dict[str, dict] = {}
+    timings: dict[str, dict] = {}
     run = run_transformers(a.merged, sets, spec, mnt, int(ecfg["batch_size"]))
     size = sum(p.stat().st_size for p in a.merged.glob("*.safetensors"))
     artifacts["merged (transformers)"] = figures(run, spec, size)
+    timings["merged (transformers)"] = speed(run)
     log.info("merged: %s in %.1f s", artifacts["merged (transformers)"]["sets"], run.seconds)
     for path in sorted(a.gguf.glob("*.gguf")):
         run = run_gguf(path, sets, spec, mnt, n_threads=os.cpu_count())
         artifacts[path.name] = figures(run, spec, path.stat().st_size)
+        timings[path.name] = speed(run)
         log.info("%s: %s in %.1f s", path.name, artifacts[path.name]["sets"], run.seconds)
     golden = spec.eval.set_with_role("golden") or next(iter(sets))
     ref = reference_exact(a.predictions, golden, [r.id for r in sets[golden]])
     gate = parity(artifacts, ref, golden, float(cfg["max_drop"]))
     a.report.parent.mkdir(parents=True, exist_ok=True)
     a.report.write_text(report(artifacts, gate, spec))
-    write_json(a.metrics, {"export_parity": gate["pass"], "artifacts": artifacts, "parity": gate})
+    drops = [g["drop"] for g in gate["artifacts"].values() if g["drop"] is not None]
+    write_json(a.metrics, {"export_parity": gate["pass"], "worst_drop": max(drops) if drops else None})
+    write_json(a.details, {"export_parity": gate["pass"], "artifacts": artifacts, "parity": gate})
+    if a.timings is not None:
+        write_json(a.timings, timings)
     log.info("export_parity: %s", "PASS" if gate["pass"] else "FAIL")
     if cfg.get("strict") and not gate["pass"]:
         raise SystemExit("export_eval: export_parity failed and export.strict is true (see the report)")

@@ -1,8 +1,9 @@
 """generate: ask the teacher for rows by quota cell, into data/generated/batch_NNN.jsonl.
 
     python scripts/generate.py --params params.yaml --specs specs --repair-plan data/repair_plan.json \
-        --cache .cache/teacher --out data/generated --rejected data/rejected/generate.jsonl \
-        --metrics metrics/generate.json
+        --out data/generated --rejected data/rejected/generate.jsonl \
+        --metrics metrics/generate.json --details outputs/details/generate.json \
+        --timings outputs/timings/generate.json
 
 Every response is cached under --cache (outside DVC's outputs) the moment it arrives, so raising
 `n_examples` or rerunning after a crash only asks for what is missing. With `repair: true` the
@@ -20,13 +21,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from slm_factory.common import get_logger, load_params, read_json, write_json
+from slm_factory.common import get_logger, load_params, read_json, response_cache_dir, write_json, write_metrics
 from slm_factory.generation import batch_name, response_to_rows
 from slm_factory.rows import Reason, Rejected, write_jsonl
 from slm_factory.spec import TaskSpec
 from slm_factory.teacher import ResponseCache, ask_cached, make_teacher, plan_requests
 
 log = get_logger("generate")
+PARAMS = ("seed", "n_examples", "repair", "teacher", "generate")  # exactly the stage's params in dvc.yaml
+
+HEADLINE = ["rows", "rejected", "cost_usd"]  # the declared metrics; the rest: --details
+# What this run asked and found cached: it differs between two runs that write the same data, so it
+# goes to --timings, which no stage reads (a stage depending on it would rerun for nothing).
+RUN_FACTS = ("requests", "cache_hits", "teacher_calls")
 
 
 def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, out: Path,
@@ -119,13 +126,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--params", type=Path, required=True)
     ap.add_argument("--specs", type=Path, required=True)
     ap.add_argument("--repair-plan", type=Path)
-    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, help="the response cache (default: $SLM_FACTORY_CACHE/teacher, else "
+                                               "~/.cache/slm_factory/teacher: shared by clones and experiments)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--rejected", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure of the data written")
+    ap.add_argument("--timings", type=Path, help="out: requests asked and cache hits this run (no stage reads it)")
     a = ap.parse_args(argv)
-    metrics = run(load_params(a.params), a.specs, a.repair_plan, a.cache, a.out, a.rejected)
-    write_json(a.metrics, metrics)
+    metrics = run(load_params(a.params, PARAMS), a.specs, a.repair_plan, response_cache_dir("teacher", a.cache), a.out,
+                  a.rejected)
+    run_facts = {k: metrics.pop(k) for k in RUN_FACTS}
+    write_metrics(a.metrics, a.details, metrics, HEADLINE)
+    if a.timings is not None:
+        write_json(a.timings, run_facts)
 
 
 if __name__ == "__main__":

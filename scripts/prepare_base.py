@@ -17,6 +17,7 @@ from slm_factory.common import get_logger, load_params
 from slm_factory.modeling import check_special_tokens, load_for_export
 
 log = get_logger("prepare_base")
+PARAMS = ("base_model",)  # exactly the stage's params in dvc.yaml
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--params", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    name = load_params(a.params)["base_model"]
+    name = load_params(a.params, PARAMS)["base_model"]
     model, tok = load_for_export(name)
     if a.out.exists():
         shutil.rmtree(a.out)

@@ -2,12 +2,13 @@
 
     python scripts/split.py --params params.yaml --rows data/accepted/deduped.jsonl \
         --locked data/eval/golden.jsonl data/eval/adversarial.jsonl --train data/train.jsonl \
-        --dev data/eval/dev.jsonl --test data/eval/test.jsonl --registry registry/datasets.jsonl \
-        --metrics metrics/split.json
+        --dev data/eval/dev.jsonl --test data/eval/test.jsonl --registry registry/dataset.json \
+        --metrics metrics/split.json --details outputs/details/split.json
 
 Rows sharing a group key, or closer than `split.cluster_threshold` in embedding space, move together.
 The stage fails if any train row is within the dedupe thresholds of any dev/test/locked eval row.
-A new dataset version (content hash of the three files) is appended to the registry once.
+The dataset version (content hash of the three files) and its record go to --registry; every
+version ever committed or run as an experiment is listed by `python scripts/runs.py datasets`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from slm_factory import embeddings
-from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.common import get_logger, load_params, write_json, write_metrics
 from slm_factory.dedupe import Thresholds, find_overlaps
 from slm_factory.diversity import diversity, value_casing
-from slm_factory.registry import append_unique, content_version
+from slm_factory.registry import content_version, file_md5
 from slm_factory.rows import Row, read_rows, write_jsonl
 from slm_factory.splitting import assign, units
 
 log = get_logger("split")
+# exactly the stage's params in dvc.yaml
+PARAMS = (
+    "task", "seed", "n_examples", "repair", "teacher", "generate", "validate", "split", "dedupe",
+)
 
 
 class LeakageError(RuntimeError):
@@ -65,10 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", type=Path, required=True)
     ap.add_argument("--dev", type=Path, required=True)
     ap.add_argument("--test", type=Path, required=True)
-    ap.add_argument("--registry", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--registry", type=Path, required=True, help="out: this dataset version's record (JSON)")
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
-    params = load_params(a.params)
+    params = load_params(a.params, PARAMS)
     cfg, dcfg = params["split"], params["dedupe"]
     rows = read_rows(a.rows)
     model = dcfg.get("embedding_model", embeddings.BUNDLED)
@@ -96,7 +102,12 @@ def main(argv: list[str] | None = None) -> None:
     by_cat = {s: dict(sorted(Counter(r.provenance.category for r in v).items())) for s, v in parts.items()}
     div = {s: diversity(v) for s, v in parts.items()}
     record = {
-        "version": version, "task": params.get("task", "."), "counts": counts, "by_category": by_cat,
+        "version": version, "task": params.get("task", "."),
+        # the md5s dvc.lock holds for the files: match a record to a lock, or check a checkout. The
+        # commit is not written here (it would change the file with every commit): `scripts/runs.py
+        # datasets` reads it from git, where every commit and experiment keeps its own record.
+        "md5": {name: file_md5(path) for name, path in (("train", a.train), ("dev", a.dev), ("test", a.test))},
+        "counts": counts, "by_category": by_cat,
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in rows).items())),
         "generator": {"teacher": params.get("teacher"), "n_examples": params.get("n_examples"),
                       "seed": params.get("seed"), "repair": params.get("repair", False)},
@@ -104,13 +115,13 @@ def main(argv: list[str] | None = None) -> None:
         "diversity": div,
         "value_casing": value_casing(parts["train"]),
     }
-    appended = append_unique(a.registry, record, "version")
-    write_json(a.metrics, {"dataset_version": version, **{f"{s}_rows": n for s, n in counts.items()},
+    write_json(a.registry, record)
+    write_metrics(a.metrics, a.details, {"dataset_version": version, **{f"{s}_rows": n for s, n in counts.items()},
                            "groups": len({r.provenance.group for r in rows}), "leaks": 0,
                            **{f"{s}_groups": d["groups"] for s, d in div.items()},
                            "train_distinct_2": div["train"]["distinct_2"],
-                           "by_category": by_cat})
-    log.info("version %s %s (%s)", version, counts, "new" if appended else "already registered")
+                           "by_category": by_cat}, ["train_rows", "dev_rows", "test_rows", "train_groups"])
+    log.info("dataset version %s %s", version, counts)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 from slm_factory.common import get_logger, load_params
 
 log = get_logger("train")
+PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exactly the stage's params in dvc.yaml
 BACKENDS = {"trl": "train_trl_peft.py", "unsloth": "train_unsloth.py"}
 
 
@@ -63,7 +64,7 @@ def check_gpus(backend: str, num_gpus: int, visible: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    params = load_params(Path(argv[argv.index("--params") + 1]))
+    params = load_params(Path(argv[argv.index("--params") + 1]), PARAMS)
     import torch
 
     cfg = params["train"]

@@ -1,7 +1,7 @@
 """validate: run every quality gate that needs no LLM over the generated batches.
 
     python scripts/validate.py --params params.yaml --specs specs --generated data/generated \
-        --base-model outputs/base_model --decisions data/review/decisions.jsonl --judge-cache .cache/judge \
+        --base-model outputs/base_model --decisions data/review/decisions.jsonl \
         --accepted data/accepted/validated.jsonl \
         --rejected data/rejected/validate --metrics metrics/validate.json
 
@@ -17,7 +17,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.common import get_logger, load_params, response_cache_dir, write_metrics
 from slm_factory.gates import LeakCheck, check_row, label_conflicts, length_reasons
 from slm_factory.review import OVERRIDABLE, ReviewDecision, load_decisions
 from slm_factory.rows import Reason, Rejected, Row, iter_jsonl_raw, parse_row_line, write_jsonl
@@ -25,6 +25,7 @@ from slm_factory.spec import TaskSpec
 from slm_factory.tokens import chat_token_counter
 
 log = get_logger("validate")
+PARAMS = ("seed", "validate", "train.max_seq_length")  # exactly the stage's params in dvc.yaml
 
 
 def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_tokens,
@@ -91,6 +92,8 @@ def apply_decision(row: Row, reasons: list[Reason], d: ReviewDecision) -> tuple[
             "original_id": d.row_id}
     return row.model_copy(update={"provenance": prov, "annotations": {**row.annotations, "review": note}}), []
 
+HEADLINE = ["input", "accepted", "rejected"]  # the declared metrics; the rest: --details
+
 
 def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Rejected]], spec: TaskSpec,
                 decisions: dict[str, ReviewDecision] | None = None, orphans: list[str] = ()) -> dict:
@@ -149,11 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--decisions", type=Path, help="review decisions (data/review/decisions.jsonl)")
     ap.add_argument("--accepted", type=Path, required=True)
     ap.add_argument("--rejected", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
-    ap.add_argument("--judge-cache", type=Path, default=Path(".cache/judge"),
-                    help="where LLM judge answers are cached (outside DVC's outputs)")
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure")
+    ap.add_argument("--judge-cache", type=Path,
+                    help="where LLM judge answers are cached (default: $SLM_FACTORY_CACHE/judge, else "
+                         "~/.cache/slm_factory/judge)")
     a = ap.parse_args(argv)
-    params = load_params(a.params)
+    params = load_params(a.params, PARAMS)
     vcfg = params.get("validate", {}) or {}
     spec = TaskSpec.load(a.specs)
     files = sorted(a.generated.glob("*.jsonl"))
@@ -167,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         int(vcfg["min_user_chars"]), decisions, int(vcfg["max_line_bytes"]))
     jcfg = (vcfg.get("judge") or {})
     if jcfg.get("provider"):
-        accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), a.judge_cache, set(batches))
+        accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), response_cache_dir("judge", a.judge_cache),
+                                       set(batches))
         for b, recs in judged.items():
             rejected.setdefault(b, []).extend(recs)
     metrics = metrics_for(n_input, accepted, rejected, spec, decisions, orphans)
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     a.rejected.mkdir(parents=True)
     for b, recs in sorted(rejected.items()):
         write_jsonl(a.rejected / f"{b}.jsonl", recs)
-    write_json(a.metrics, metrics)
+    write_metrics(a.metrics, a.details, metrics, HEADLINE)
     log.info("%d in, %d accepted, %d rejected %s", n_input, metrics["accepted"], metrics["rejected"],
              metrics["rejected_by_reason"])
     if metrics["missing_data_types"]:

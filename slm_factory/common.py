@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Sequence
 
 
-def load_params(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"params file {path} not found")
-    return yaml.safe_load(path.read_text()) or {}
+
+def load_params(path: str | Path, declared: Sequence[str]) -> dict[str, Any]:
+    """The params a stage declares in dvc.yaml (`group`, `key` or `group.key`), validated by
+    slm_factory.config before any work (a bad value stops the stage with one line naming the key),
+    and only those: reading an undeclared key is a KeyError, so dvc.yaml cannot fall behind the code."""
+    from .config import load
+
+    params = load(path, declared).model_dump(by_alias=True, exclude_none=False)
+    out: dict[str, Any] = {}
+    for key in declared:
+        group, _, field = key.partition(".")
+        if field:
+            out.setdefault(group, {})[field] = params[group][field]
+        else:
+            out[group] = params[group]
+    return out
 
 
 def get_logger(stage: str) -> logging.Logger:
@@ -37,3 +47,50 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def pick(full: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The nested sub-dict of `full` holding only the dotted `keys` that exist (order kept).
+
+    Declared DVC metrics hold only headline figures picked this way, so `dvc exp show` and
+    `dvc metrics diff` stay readable; the full figures go to a plain details file."""
+    out: dict[str, Any] = {}
+    for key in keys:
+        node: Any = full
+        parts = key.split(".")
+        for p in parts:
+            if not isinstance(node, dict) or p not in node:
+                break
+            node = node[p]
+        else:
+            dst = out
+            for p in parts[:-1]:
+                dst = dst.setdefault(p, {})
+            dst[parts[-1]] = node
+    return out
+
+
+def write_metrics(metrics_path: str | Path, details_path: str | Path | None, full: dict[str, Any],
+                  headline: list[str]) -> None:
+    """The stage's declared metrics (the `headline` keys of `full`) and, when given, every figure in
+    a plain details file. Neither may hold timings: other stages depend on them."""
+    write_json(metrics_path, pick(full, headline))
+    if details_path is not None:
+        write_json(details_path, full)
+
+
+def response_cache_dir(kind: str, given: str | Path | None = None) -> Path:
+    """Where paid answers are kept: `given` (a --cache flag), else $SLM_FACTORY_CACHE/<kind>, else
+    $XDG_CACHE_HOME/slm_factory/<kind> (~/.cache/slm_factory/<kind>).
+
+    Outside the workspace on purpose: `dvc exp run --queue/--temp` runs in a copy of the repo that
+    holds no ignored files, and a second clone or CI starts empty; a shared, content-addressed cache
+    lets all of them reuse every answer already paid for. Keys cover everything that changes an
+    answer (teacher identity and the filled request), so tasks and clones can share one cache."""
+    if given is not None:
+        return Path(given)
+    root = os.environ.get("SLM_FACTORY_CACHE")
+    if root:
+        return Path(root) / kind
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "slm_factory" / kind

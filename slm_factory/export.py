@@ -9,7 +9,6 @@ it and runs it, reading the chat template and the stop tokens from the GGUF file
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import shutil
@@ -219,11 +218,10 @@ def run_gguf(path: Path, sets: dict[str, list[Row]], spec: TaskSpec, max_new_tok
             res = llm.create_chat_completion(
                 messages=[{"role": "system", "content": spec.system_prompt}, {"role": "user", "content": r.user}],
                 temperature=0.0, top_k=1, top_p=1.0, max_tokens=max_new_tokens)
-            dt = time.perf_counter() - t0
-            seconds += dt
+            seconds += time.perf_counter() - t0
             tokens += res["usage"]["completion_tokens"]
             runaway += res["choices"][0]["finish_reason"] == "length"
-            out.append(score_row(r, (res["choices"][0]["message"]["content"] or "").strip(), spec, name, dt))
+            out.append(score_row(r, (res["choices"][0]["message"]["content"] or "").strip(), spec, name))
         scored[name] = out
     del llm
     return ArtifactRun(scored, seconds, tokens, runaway, _peak_rss_mb())
@@ -245,7 +243,7 @@ def run_transformers(model_dir: Path, sets: dict[str, list[Row]], spec: TaskSpec
         prompts = [modeling.render(tok, messages_for(r, spec.system_prompt)) for r in rows]
         gen = modeling.generate(model, tok, prompts, max_new_tokens, batch_size)
         seconds, tokens, runaway = seconds + gen.seconds, tokens + gen.new_tokens, runaway + gen.ended.count(False)
-        scored[name] = [score_row(r, t, spec, name, lat) for r, t, lat in zip(rows, gen.texts, gen.latencies)]
+        scored[name] = [score_row(r, t, spec, name) for r, t in zip(rows, gen.texts)]
     return ArtifactRun(scored, seconds, tokens, runaway, _peak_rss_mb())
 
 
@@ -262,7 +260,3 @@ def sha256(path: Path) -> str:
 def manifest_entries(root: Path, paths: list[Path]) -> list[dict]:
     files = sorted(f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
     return [{"path": str(f.relative_to(root)), "bytes": f.stat().st_size, "sha256": sha256(f)} for f in files]
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"

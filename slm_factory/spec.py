@@ -52,7 +52,6 @@ class TaskSpec:
     negative_label: str | None
     prompted_system_prompt: str
     leak_patterns: list[str]
-    quotas: dict[str, Any]
     raw: dict[str, Any] = field(repr=False)
 
     @classmethod
@@ -65,8 +64,6 @@ class TaskSpec:
         for key in ("name", "system_prompt", "label_key"):
             if key not in raw:
                 raise SpecError(f"{task_file}: missing required key '{key}'")
-        quotas_file = root / raw.get("quotas", "quotas.yaml")
-        quotas = yaml.safe_load(quotas_file.read_text()) if quotas_file.exists() else {}
         return cls(
             root=root,
             name=raw["name"],
@@ -76,9 +73,15 @@ class TaskSpec:
             negative_label=raw.get("negative_label"),
             prompted_system_prompt=(raw.get("prompted_system_prompt") or raw["system_prompt"]).strip(),
             leak_patterns=list(raw.get("leak_patterns", [])),
-            quotas=quotas or {},
             raw=raw,
         )
+
+    @cached_property
+    def quotas(self) -> dict[str, Any]:
+        """quotas.yaml, read on first use: only the stages that plan or count data read it (and
+        declare it in dvc.yaml), so editing it reruns only those."""
+        path = self.root / self.raw.get("quotas", "quotas.yaml")
+        return (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
 
     # --- contract -------------------------------------------------------------------------
     @cached_property
@@ -146,17 +149,6 @@ class TaskSpec:
             lab = props.get(label_key, {})
             if lab.get("const") == label or label in lab.get("enum", []):
                 args = props.get(args_key, {})
-                if "$ref" in args:
-                    args = defs[args["$ref"].split("/")[-1]]
-                return list(args.get("required", []))
-        return []
-        schema = self.json_schema()
-        defs = schema.get("$defs", {})
-        for node in list(defs.values()) + [schema]:
-            props = node.get("properties", {})
-            lab = props.get(self.label_key, {})
-            if lab.get("const") == label or label in lab.get("enum", []):
-                args = props.get(self.args_key, {})
                 if "$ref" in args:
                     args = defs[args["$ref"].split("/")[-1]]
                 return list(args.get("required", []))

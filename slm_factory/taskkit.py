@@ -19,13 +19,18 @@ from .spec import SpecError, TaskSpec
 from .templates import Grammar
 
 RENDERS_PER_TEMPLATE = 8
+# The spec files dvc.yaml names as stage dependencies (DVC needs each to exist); tests/test_dvc_yaml.py
+# keeps this list equal to dvc.yaml's. rules.py may set `route = None` and prices.yaml may list no model.
+PIPELINE_FILES = ("task.yaml", "quotas.yaml", "contract.py", "eval.yaml", "templates.yaml", "rules.py",
+                  "prices.yaml", "generation_prompts/generate.md", "generation_prompts/judge.md")
 
 
 def check(task_dir: Path, fix_ids: bool = False) -> list[str]:
     """Problems found in a task folder, one line each naming the file (empty when it is sound).
     With `fix_ids`, eval rows whose id is not their content hash are rewritten with the right id."""
-    problems: list[str] = []
     specs = task_dir / "specs"
+    problems = [f"{specs / name}: missing; the pipeline reads it (copy it from examples/scaffold/specs)"
+                for name in PIPELINE_FILES if not (specs / name).exists()]
     try:
         spec = TaskSpec.load(specs)
         schema = spec.json_schema()

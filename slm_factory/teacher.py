@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import diskcache
+import yaml
 
 from .spec import SpecError, TaskSpec
 from .templates import Grammar
@@ -28,10 +29,6 @@ class Request:
     category: str
     difficulty: str
     data_type: str | None = None  # fixed for repair requests; chosen by the teacher otherwise
-
-    @property
-    def batch(self) -> str:
-        return self.namespace
 
 
 @dataclass
@@ -188,7 +185,10 @@ class TemplateTeacher:
         self.progress: Progress | None = None
         path = spec.templates_path()
         self.grammar = Grammar.load(path)
-        self.grammar_hash = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        # The parsed grammar, not the file's bytes: a comment or a reformat changes no answer, so it
+        # must not miss the cache.
+        self.grammar_hash = hashlib.sha256(json.dumps(yaml.safe_load(path.read_text()), sort_keys=True,
+                                                      ensure_ascii=False).encode()).hexdigest()[:16]
         for category, difficulty, _ in spec.cells():
             if not self.grammar.candidates(category, difficulty):
                 raise SpecError(f"{path}: no template for quota cell ({category}, {difficulty})")

@@ -6,10 +6,11 @@ import csv
 import dataclasses
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 
-from .common import write_json
+from .common import write_json, write_metrics
 from .rows import Row
 
 
@@ -57,8 +58,8 @@ def write_dev_curve(log_history: list[dict], path: Path) -> None:
                 w.writerow([h["step"], round(float(h["eval_loss"]), 5), "" if acc is None else round(float(acc), 4)])
 
 
-def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, extra: dict) -> dict:
-    """Loss curve as CSV (a DVC plot) and the stage's metrics."""
+def write_outputs(log_history: list[dict], loss_csv: Path, extra: dict) -> dict:
+    """Loss curve as CSV (a DVC plot); returns the stage's figures (loss first and last, then `extra`)."""
     loss_csv.parent.mkdir(parents=True, exist_ok=True)
     points = [h for h in log_history if "loss" in h and "step" in h]
     with loss_csv.open("w", newline="") as f:
@@ -71,7 +72,6 @@ def write_outputs(log_history: list[dict], loss_csv: Path, metrics_path: Path, e
     metrics = {"final_loss": round(float(final), 5) if final is not None else None,
                "first_loss": round(float(points[0]["loss"]), 5) if points else None,
                **({"final_dev_loss": round(float(evals[-1]["eval_loss"]), 5)} if evals else {}), **extra}
-    write_json(metrics_path, metrics)
     return metrics
 
 
@@ -97,7 +97,9 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, n_dev: int = 0,
     steps = total_steps(n_rows, int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]),
                         int(cfg.get("max_steps", -1)), world_size())
     kw = dict(
-        output_dir=str(out.parent / ".trainer"),
+        # Nothing is saved from here (save_strategy "no"), but the Trainer wants a folder: a temporary
+        # one, so the stage writes nothing it does not declare.
+        output_dir=tempfile.mkdtemp(prefix="slm_factory_trainer_"),
         per_device_train_batch_size=int(cfg["batch_size"]),
         gradient_accumulation_steps=int(cfg["grad_accum"]),
         learning_rate=float(params["learning_rate"]),
@@ -202,29 +204,36 @@ def train_and_finish(trainer, tok, a, backend: str, n_rows: int) -> dict:
     trainer.train()
     # Training time excludes the dev evaluations, so tokens/s stays comparable with and without them.
     seconds = time.perf_counter() - t0 - sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
-    metrics = finish(trainer, tok, a.out, a.loss_csv, a.metrics, backend, seconds, n_rows, counter)
+    metrics = finish(trainer, tok, a, backend, seconds, n_rows, counter)
     if getattr(a, "dev_curve", None) and trainer.is_world_process_zero():
         write_dev_curve(trainer.state.log_history, a.dev_curve)
     return metrics
 
 
-def finish(trainer, tok, out: Path, loss_csv: Path, metrics_path: Path, backend: str, seconds: float,
-           n_rows: int, counter: TokenCounter) -> dict:
-    """Save the adapter and tokenizer, the loss curve and the metrics (on the main process only when
-    several train together; `num_tokens` in TRL's logs is already summed over processes)."""
+HEADLINE = ["final_loss", "final_dev_loss", "steps"]  # the declared metrics; the rest: --details
+
+
+def finish(trainer, tok, a, backend: str, seconds: float, n_rows: int, counter: TokenCounter) -> dict:
+    """Save the adapter and tokenizer, the loss curve, the figures and the timings (on the main process
+    only when several train together; `num_tokens` in TRL's logs is already summed over processes).
+    Timings go to their own file (`--timings`): no stage depends on it, so their noise reruns nothing."""
     if not trainer.is_world_process_zero():
         return {}
-    trainer.model.save_pretrained(str(out))
-    tok.save_pretrained(str(out))
+    trainer.model.save_pretrained(str(a.out))
+    tok.save_pretrained(str(a.out))
     # Only the batches optimizer steps consumed (the loader may have collated one more).
     used = trainer.state.global_step * trainer.args.gradient_accumulation_steps
     seen = counter.real(0, used) * world_size()
-    return write_outputs(trainer.state.log_history, loss_csv, metrics_path, {
-        "backend": backend, "steps": trainer.state.global_step, "train_rows": n_rows,
-        "train_seconds": round(seconds, 1), "tokens_per_second": round(seen / seconds, 1) if seconds else None,
+    figures = write_outputs(trainer.state.log_history, a.loss_csv, {
+        "backend": backend, "steps": trainer.state.global_step, "train_rows": n_rows, "tokens_seen": seen,
         "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "processes": world_size(),
     })
+    write_metrics(a.metrics, a.details, figures, HEADLINE)
+    if a.timings is not None:
+        write_json(a.timings, {"train_seconds": round(seconds, 1),
+                               "tokens_per_second": round(seen / seconds, 1) if seconds else None})
+    return figures
 
 
 def parse_args(doc: str, argv: list[str] | None):
@@ -237,7 +246,9 @@ def parse_args(doc: str, argv: list[str] | None):
     ap.add_argument("--train", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--loss-csv", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure (no timings)")
+    ap.add_argument("--timings", type=Path, help="out: train seconds and tokens/s (no stage depends on it)")
     ap.add_argument("--dev", type=Path, help="dev rows: the first train.eval_rows are scored every train.eval_every steps")
     ap.add_argument("--dev-curve", type=Path, help="CSV of dev loss/token accuracy during training")
     return ap.parse_args(argv)

@@ -56,3 +56,15 @@ def load_script(name: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def params_with(changes: dict) -> dict:
+    """The shipped params.yaml with `changes` merged in (nested dicts merge key by key): stages refuse
+    a params file that misses a key they declare, so tests start from the real one."""
+    import yaml
+
+    def merge(base: dict, over: dict) -> dict:
+        return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                           for k, v in over.items()}}
+
+    return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), changes)

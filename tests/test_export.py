@@ -1,15 +1,14 @@
 """Export: the Modelfile template is the chat template byte for byte; llama.cpp's own converter and
 quantizer make GGUFs whose metadata carry the tokenizer's template and EOS; the parity gate can fail."""
 
-import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import ROOT, load_script
+from conftest import ROOT, load_script, params_with
 from slm_factory.export import (ExportError, check_quantizations, gguf_metadata, modelfile, ollama_template,
                                 stop_tokens)
 
@@ -68,7 +67,7 @@ def tiny_export(tokenizer_dir, tmp_path):
     peft = get_peft_model(LlamaForCausalLM.from_pretrained(base), LoraConfig(r=4, target_modules=["q_proj"]))
     peft.save_pretrained(tmp_path / "adapter")
     params = tmp_path / "params.yaml"
-    params.write_text("export: {quantizations: [q8_0], modelfile_quant: q8_0}\n")
+    params.write_text(yaml.safe_dump(params_with({"export": {"quantizations": ["q8_0"], "modelfile_quant": "q8_0"}})))
     (tmp_path / "specs").mkdir()
     shutil.copytree(ROOT / "specs", tmp_path / "specs", dirs_exist_ok=True)
     load_script("export").main(["--params", str(params), "--specs", str(tmp_path / "specs"), "--base-model", str(base),
@@ -116,7 +115,8 @@ def test_parity_gate_catches_a_drop_and_runaway_rows():
 
 def test_export_refuses_bad_config_before_any_work(tmp_path):
     pytest.importorskip("llama_cpp")
-    (tmp_path / "params.yaml").write_text("export: {quantizations: [q9_9], modelfile_quant: q9_9}\n")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_with({"export": {"quantizations": ["q9_9"],
+                                                                                  "modelfile_quant": "q9_9"}})))
     with pytest.raises(SystemExit, match="unknown"):
         load_script("export").main(["--params", str(tmp_path / "params.yaml"), "--specs", str(ROOT / "specs"),
                                     "--base-model", str(tmp_path), "--adapter", str(tmp_path / "none"),

@@ -54,7 +54,8 @@ def train(tmp_path: Path, base: Path, rows: list, **train_keys) -> tuple[Path, d
            "HF_HUB_OFFLINE": "1", "UNSLOTH_DISABLE_STATISTICS": "1"}
     p = subprocess.run([sys.executable, str(ROOT / "scripts/train.py"), "--params", str(tmp_path / "params.yaml"),
                         "--base-model", str(base), "--train", str(tmp_path / "train.jsonl"), "--out", str(out),
-                        "--loss-csv", str(tmp_path / "loss.csv"), "--metrics", str(metrics)],
+                        "--loss-csv", str(tmp_path / "loss.csv"), "--metrics", str(tmp_path / "headline.json"),
+                        "--details", str(metrics)],
                        env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-3000:]
     return out, json.loads(metrics.read_text())

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import load_script
+from conftest import load_script, params_with
 from slm_factory.modeling import TokenizerError, check_special_tokens, end_of_turn_token, fix_special_tokens
 
 
@@ -50,12 +50,12 @@ def train_argv(tmp_path, base, row_factory, lr=1e-3, eval_every=0):
     rows = [row_factory(f"remind me to call mum at {h}pm", {"tool": "create_reminder", "arguments": {
         "text": "call mum", "date": "today", "time": f"{h + 12}:00"}}) for h in range(1, 9)]
     (tmp_path / "train.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in rows))
-    params = {"seed": 1, "lora_rank": 4, "lora_alpha": 8, "learning_rate": lr, "epochs": 1,
+    params = params_with({"seed": 1, "lora_rank": 4, "lora_alpha": 8, "learning_rate": lr, "epochs": 1,
               "train": {"backend": "trl", "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
                         "batch_size": 4, "grad_accum": 1, "max_seq_length": 128, "packing": False,
                         "group_by_length": False, "padding_free": False, "gradient_checkpointing": False,
                         "load_in_4bit": False, "num_gpus": 1, "max_steps": 3, "warmup_ratio": 0.0, "seed": 1,
-                        "eval_every": eval_every, "eval_rows": 4}}
+                        "eval_every": eval_every, "eval_rows": 4}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return ["--params", str(tmp_path / "params.yaml"), "--base-model", str(base), "--train",
             str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "adapter"), "--loss-csv",

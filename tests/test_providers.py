@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slm_factory.config import ConfigError
 from slm_factory.fake_llm import FakeLLM
 from slm_factory.providers import LLMTeacher, TeacherConfigError
 from slm_factory.spec import TaskSpec
@@ -24,7 +25,7 @@ SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
 def params_file(tmp: Path, teacher: dict, n: int) -> Path:
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
     p["n_examples"] = n
-    p["teacher"] = {"temperature": 0.5, "max_tokens": 512, "concurrency": 4, "rows_per_request": 2,
+    p["teacher"] = {**p["teacher"], "temperature": 0.5, "max_tokens": 512, "concurrency": 4, "rows_per_request": 2,
                     "max_retries": 2, "timeout_s": 5, **teacher}
     path = tmp / "params.yaml"
     path.write_text(yaml.safe_dump(p))
@@ -34,7 +35,14 @@ def params_file(tmp: Path, teacher: dict, n: int) -> Path:
 def gen_args(tmp: Path, params: Path) -> list[str]:
     return ["--params", str(params), "--specs", str(ROOT / "specs"), "--cache", str(tmp / "cache"),
             "--out", str(tmp / "data/generated"), "--rejected", str(tmp / "data/rejected/generate.jsonl"),
-            "--metrics", str(tmp / "metrics/generate.json")]
+            "--metrics", str(tmp / "headline/generate.json"), "--details", str(tmp / "metrics/generate.json"),
+            "--timings", str(tmp / "metrics/generate_run.json")]
+
+
+def gen_figures(tmp: Path) -> dict:
+    """generate's figures of the data and of the run (requests asked, cache hits) together."""
+    return {**json.loads((tmp / "metrics/generate.json").read_text()),
+            **json.loads((tmp / "metrics/generate_run.json").read_text())}
 
 
 def rejected_codes(tmp: Path) -> dict[str, int]:
@@ -63,7 +71,7 @@ def test_missing_key_is_one_clear_error(tmp_path, monkeypatch):
         load_script("generate").main(gen_args(tmp_path, params))
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     params = params_file(tmp_path, {"provider": "openai", "model": "m", "http_client": "requests"}, 4)
-    with pytest.raises(TeacherConfigError, match="http_client must be aiohttp or httpx"):
+    with pytest.raises(ConfigError, match="teacher.http_client: Input should be 'aiohttp' or 'httpx'"):
         load_script("generate").main(gen_args(tmp_path, params))
 
 
@@ -77,7 +85,7 @@ def test_faults_are_retried_or_rejected_with_reasons(tmp_path, keys, tokenizer_d
         statuses = {}
         for e in fake.log:
             statuses.setdefault(e["index"], []).append(e["status"])
-    m = json.loads((tmp_path / "metrics/generate.json").read_text())
+    m = gen_figures(tmp_path)
     assert m["requests"] == 10
     assert statuses[0][:2] == [429, 200] and statuses[1][:2] == [500, 200]  # retried after Retry-After / 500
     assert fake.attempts[2] >= 2 and 200 in statuses[2]                       # hang: timed out, then retried
@@ -93,7 +101,8 @@ def test_faults_are_retried_or_rejected_with_reasons(tmp_path, keys, tokenizer_d
     load_script("validate").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--generated",
                                   str(tmp_path / "data/generated"), "--base-model", str(tokenizer_dir),
                                   "--accepted", str(tmp_path / "acc.jsonl"), "--rejected", str(tmp_path / "rej"),
-                                  "--metrics", str(tmp_path / "metrics/validate.json")])
+                                  "--metrics", str(tmp_path / "headline/validate.json"),
+                                  "--details", str(tmp_path / "metrics/validate.json")])
     v = json.loads((tmp_path / "metrics/validate.json").read_text())
     assert v["rejected_by_reason"].get("output_not_json", 0) >= 1
     assert v["input"] == v["accepted"] + v["rejected"]
@@ -106,12 +115,12 @@ def test_openai_sdk_providers(tmp_path, keys, provider, http_client):
                                         "http_client": http_client}, 8)
         load_script("generate").main(gen_args(tmp_path, params))
         assert {e["path"] for e in fake.log} == {"/v1/chat/completions"}
-        m = json.loads((tmp_path / "metrics/generate.json").read_text())
+        m = gen_figures(tmp_path)
         assert m["rows"] == 4 and rejected_codes(tmp_path) == {"teacher_refused": 1, "teacher_truncated": 1}
         sent = len(fake.log)
         load_script("generate").main(gen_args(tmp_path, params))  # every response is cached, refusals included
         assert len(fake.log) == sent
-        assert json.loads((tmp_path / "metrics/generate.json").read_text())["cache_hits"] == 4
+        assert gen_figures(tmp_path)["cache_hits"] == 4
 
 
 @pytest.mark.parametrize("provider,env,suffix", [("anthropic", "ANTHROPIC_BASE_URL", ""),
@@ -122,7 +131,7 @@ def test_sdk_base_url_env_vars_keep_working(tmp_path, keys, monkeypatch, provide
         params = params_file(tmp_path, {"provider": provider, "model": "m"}, 4)
         load_script("generate").main(gen_args(tmp_path, params))
         assert len([e for e in fake.log if e["status"] == 200]) == 2
-    assert json.loads((tmp_path / "metrics/generate.json").read_text())["rows"] == 4
+    assert gen_figures(tmp_path)["rows"] == 4
 
 
 def test_budget_stops_cleanly_and_keeps_paid_rows(tmp_path, keys):
@@ -131,7 +140,7 @@ def test_budget_stops_cleanly_and_keeps_paid_rows(tmp_path, keys):
                                         "concurrency": 2, "max_cost_usd": 0.02}, 40)
         load_script("generate").main(gen_args(tmp_path, params))
         served = sum(1 for e in fake.log if e["status"] == 200)
-    m = json.loads((tmp_path / "metrics/generate.json").read_text())
+    m = gen_figures(tmp_path)
     assert m["budget_exhausted"] and m["cost_usd"] <= 0.02
     assert 0 < m["rows"] == 2 * served < 40 and m["unanswered"] == 20 - served
 
@@ -166,7 +175,7 @@ def test_batch_mode_restart_polls_instead_of_resubmitting(tmp_path, keys, provid
         assert len(fake.batches) == 1
         load_script("generate").main(gen_args(tmp_path, params))
         assert len(fake.batches) == 1  # the restarted run polled the stored batch
-    m = json.loads((tmp_path / "metrics/generate.json").read_text())
+    m = gen_figures(tmp_path)
     assert m["rows"] == 8 and m["requests"] == 4
     assert not json.loads((tmp_path / "cache/pending_batches.json").read_text())
 
@@ -230,7 +239,8 @@ def test_judge_scores_rows_and_rejects_with_its_reason(tmp_path, keys, tokenizer
         params.write_text(yaml.safe_dump(p))
         args = ["--params", str(params), "--specs", str(ROOT / "specs"), "--generated", str(tmp_path / "data/generated"),
                 "--base-model", str(tokenizer_dir), "--accepted", str(tmp_path / "acc.jsonl"),
-                "--rejected", str(tmp_path / "rej"), "--metrics", str(tmp_path / "v.json"),
+                "--rejected", str(tmp_path / "rej"), "--metrics", str(tmp_path / "headline.json"),
+                "--details", str(tmp_path / "v.json"),
                 "--judge-cache", str(tmp_path / "judge-cache")]
         load_script("validate").main(args)
         calls = len(fake.log)

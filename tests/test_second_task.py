@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from conftest import load_script
+from conftest import load_script, params_with
 
 CONTRACT = '''
 from typing import Literal
@@ -50,13 +50,13 @@ def test_sentiment_task_from_specs_alone(tmp_path, tokenizer_dir):
         "data_types": ["canonical", "negative"]}))
     (specs / "templates.yaml").write_text(yaml.safe_dump(TEMPLATES))
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({
+    params.write_text(yaml.safe_dump(params_with({
         "seed": 1, "n_examples": 60, "repair": False, "teacher": {"provider": "template"},
         "generate": {"batch_size": 25}, "validate": {"min_user_chars": 4, "max_line_bytes": 100000},
         "train": {"max_seq_length": 128},
         "dedupe": {"minhash_threshold": 0.8, "semantic_threshold": 0.97, "semantic": True},
         "split": {"train": 0.6, "dev": 0.2, "test": 0.2, "cluster_threshold": 0.99},
-    }))
+    })))
     d = tmp_path / "data"
     (d / "eval").mkdir(parents=True)
     load_script("generate").main(["--params", str(params), "--specs", str(specs), "--cache", str(tmp_path / "cache"),
@@ -71,7 +71,7 @@ def test_sentiment_task_from_specs_alone(tmp_path, tokenizer_dir):
                                 "--metrics", str(tmp_path / "m/dedupe.json")])
     load_script("split").main(["--params", str(params), "--rows", str(d / "accepted/deduped.jsonl"),
                                "--train", str(d / "train.jsonl"), "--dev", str(d / "eval/dev.jsonl"),
-                               "--test", str(d / "eval/test.jsonl"), "--registry", str(tmp_path / "registry.jsonl"),
+                               "--test", str(d / "eval/test.jsonl"), "--registry", str(tmp_path / "dataset.json"),
                                "--metrics", str(tmp_path / "m/split.json")])
     m = {k: json.loads((tmp_path / f"m/{k}.json").read_text()) for k in ("generate", "validate", "dedupe", "split")}
     assert m["generate"]["rows"] == 60

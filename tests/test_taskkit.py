@@ -24,6 +24,13 @@ def test_new_copies_a_working_task_and_never_overwrites(tmp_path):
         new_task(target, SCAFFOLD)
 
 
+def test_a_spec_file_the_pipeline_reads_must_exist(tmp_path):
+    target = new_task(tmp_path / "mine", SCAFFOLD)
+    (target / "specs/prices.yaml").unlink()
+    assert check(target) == [f"{target / 'specs/prices.yaml'}: missing; the pipeline reads it "
+                             "(copy it from examples/scaffold/specs)"]
+
+
 def test_add_eval_rows_then_bad_line_adds_nothing(tmp_path):
     task = new_task(tmp_path / "t", SCAFFOLD)
     spec = TaskSpec.load(task / "specs")

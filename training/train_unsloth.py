@@ -17,11 +17,12 @@ from slm_factory.train_common import (dev_rows, padding_free, parse_args, prompt
                                       train_and_finish)
 
 log = get_logger("train")
+PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exactly the train stage's params in dvc.yaml
 
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(__doc__, argv)
-    params = load_params(a.params)
+    params = load_params(a.params, PARAMS)
     cfg = params["train"]
 
     import torch

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from slm_factory.common import load_params
+from slm_factory.config import ConfigError, load
+
+ALL = ("task", "seed", "n_examples", "repair", "base_model", "lora_rank", "lora_alpha", "learning_rate", "epochs",
+       "teacher", "generate", "validate", "dedupe", "split", "baseline", "train", "eval", "export", "analyze_errors")
+
+
+def write(tmp_path: Path, **changes) -> Path:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        node = params
+        *parents, last = dotted.split("__")
+        for p in parents:
+            node = node[p]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[last] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_the_shipped_params_validate_in_full():
+    p = load(ROOT / "params.yaml", ALL)
+    assert p.train.max_steps == 80 and p.validate_.judge.provider is None and p.split.train == 0.7
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"train__batch_size": 0}, "train.batch_size: Input should be greater than 0"),
+    ({"teacher__provider": "gpt"}, "teacher.provider: Input should be 'template', 'anthropic'"),
+    ({"split__dev": 0.5}, "split.train + split.dev + split.test must be 1"),
+    ({"export__modelfile_quant": "q2_k"}, "export.modelfile_quant 'q2_k' is neither f16"),
+    ({"dedupe__semantic": "yes please"}, "dedupe.semantic: Input should be a valid boolean"),
+    ({"train__batch_sise": 8}, "train.batch_sise: Extra inputs are not permitted"),
+    ({"eval__limit": KeyError}, "eval.limit: Field required"),
+    ({"lora_rank": -4}, "lora_rank: Input should be greater than 0"),
+    ({"learning_rat": 0.1}, "unknown key 'learning_rat'"),
+])
+def test_a_bad_value_is_one_line_naming_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, **change), ALL)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_only_the_declared_groups_are_validated_and_returned(tmp_path):
+    path = write(tmp_path, train__batch_size=0)  # broken, but the dedupe stage does not read train
+    assert set(load_params(path, ("dedupe",))) == {"dedupe"}
+    got = load_params(write(tmp_path), ("seed", "train.max_seq_length"))
+    assert got == {"seed": 42, "train": {"max_seq_length": 256}}
+    with pytest.raises(KeyError):
+        got["teacher"]  # undeclared: a stage reading it fails, so dvc.yaml cannot fall behind the code
+
+
+def test_a_declared_group_missing_from_the_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="missing key 'analyze_errors'"):
+        load(write(tmp_path, analyze_errors=KeyError), ("analyze_errors",))
+
+
+def test_an_llm_teacher_needs_a_model(tmp_path):
+    with pytest.raises(ConfigError, match="teacher.model is required with provider 'openai'"):
+        load(write(tmp_path, teacher__provider="openai"), ("teacher",))

@@ -1,0 +1,81 @@
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from slm_factory.registry import content_version, file_md5, find_entry, folder_sha256, history, record_id
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def commit_record(repo: Path, record: dict, message: str) -> str:
+    (repo / "registry").mkdir(exist_ok=True)
+    (repo / "registry/run.json").write_text(json.dumps(record))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@localhost")
+    git(tmp_path, "config", "user.name", "t")
+    return tmp_path
+
+
+def test_history_lists_every_record_in_commits_and_experiment_refs(repo):
+    first = commit_record(repo, {"run_id": "aaa111", "v": 1}, "one")
+    commit_record(repo, {"run_id": "aaa111", "v": 1}, "same run, later commit")
+    # an experiment: a commit only a refs/exps ref points to, as `dvc exp run` leaves it
+    (repo / "registry/run.json").write_text(json.dumps({"run_id": "bbb222", "v": 2}))
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree")
+    exp = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "exp")
+    baseline = git(repo, "rev-parse", "HEAD")
+    git(repo, "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/lusty-pram", exp)
+    git(repo, "update-ref", "refs/exps/exec/EXEC_HEAD", exp)  # DVC's bookkeeping: not an experiment name
+    git(repo, "checkout", "-q", first)  # the workspace may be anywhere: history reads every ref
+
+    entries = history(repo, "registry/run.json", "run_id")
+    assert sorted(e.record["run_id"] for e in entries) == ["aaa111", "bbb222"]
+    by_id = {e.record["run_id"]: e for e in entries}
+    assert by_id["bbb222"].experiment == "lusty-pram" and by_id["bbb222"].rev == exp
+    assert find_entry(repo, "registry/run.json", "run_id", "bbb").rev == exp
+    with pytest.raises(LookupError, match="no record"):
+        find_entry(repo, "registry/run.json", "run_id", "zzz")
+
+
+def test_history_skips_commits_without_the_file_and_unreadable_records(repo):
+    (repo / "README").write_text("x")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no registry yet")
+    (repo / "registry").mkdir()
+    (repo / "registry/run.json").write_text("{not json")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "broken")
+    commit_record(repo, {"run_id": "ccc333"}, "good")
+    assert [e.record["run_id"] for e in history(repo, "registry/run.json", "run_id")] == ["ccc333"]
+
+
+def test_ambiguous_prefix_is_an_error(repo):
+    commit_record(repo, {"run_id": "abc1"}, "one")
+    commit_record(repo, {"run_id": "abc2"}, "two")
+    with pytest.raises(LookupError, match="ambiguous"):
+        find_entry(repo, "registry/run.json", "run_id", "abc")
+
+
+def test_hashes_are_of_content(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/x.bin").write_bytes(b"1")
+    h = folder_sha256(tmp_path / "a")
+    (tmp_path / "a/x.bin").write_bytes(b"2")
+    assert folder_sha256(tmp_path / "a") != h
+    f = tmp_path / "train.jsonl"
+    f.write_text("{}\n")
+    assert file_md5(f) == "8a80554c91d9fca8acb82f023de02f11"  # md5 of b"{}\n", what dvc.lock records
+    assert len(content_version([f])) == 12
+    assert record_id({"a": 1, "b": 2}, ("a",)) == record_id({"a": 1, "b": 3}, ("a",))
