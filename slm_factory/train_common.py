@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import os
 import tempfile
@@ -210,6 +211,18 @@ def train_and_finish(trainer, tok, a, backend: str, n_rows: int) -> dict:
     return metrics
 
 
+def stable_adapter_config(path: Path) -> None:
+    """PEFT writes `target_modules` from a set, in the order of the process's string hash seed, so two
+    trainings with the same weights wrote different files and every stage after train reran. Sorted,
+    the same training writes the same bytes."""
+    if not path.exists():
+        return
+    config = json.loads(path.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 HEADLINE = ["final_loss", "final_dev_loss", "steps"]  # the declared metrics; the rest: --details
 
 
@@ -221,6 +234,7 @@ def finish(trainer, tok, a, backend: str, seconds: float, n_rows: int, counter: 
         return {}
     trainer.model.save_pretrained(str(a.out))
     tok.save_pretrained(str(a.out))
+    stable_adapter_config(a.out / "adapter_config.json")
     # Only the batches optimizer steps consumed (the loader may have collated one more).
     used = trainer.state.global_step * trainer.args.gradient_accumulation_steps
     seen = counter.real(0, used) * world_size()
