@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -193,16 +194,49 @@ def stop_on_non_finite():
     return StopOnNonFinite()
 
 
+def score_completion_only() -> bool:
+    """Make TRL's fused LM head score only the completion positions on the CPU too; True when it does.
+
+    TRL (1.16) projects through the LM head only the positions that carry a label where Triton runs,
+    but every position elsewhere, so that compilers such as Neuron's see one tile shape. Eager CPU
+    training compiles nothing, and there the prompt positions (most of a tool-routing row) cost about
+    a fifth of each step for logits whose loss is masked anyway: the same loss and gradients, 1.23x
+    faster steps on the default data (measured: 68.3 s -> 55.5 s for 12 steps, same loss to 5 digits).
+    The decision is `trl.trainer.utils._use_triton`; the kernels keep their own binding, so the
+    torch tiles still run on the CPU. If TRL moves it, training goes on unchanged (and slower)."""
+    try:
+        import trl.trainer.utils as trl_utils
+    except ImportError:  # pragma: no cover - TRL is a dependency of both backends
+        return False
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        return False
+    if getattr(original, "_slm_factory_cpu_compact", False):
+        return True
+
+    def use_compact(device) -> bool:
+        return device.type == "cpu" or original(device)
+
+    use_compact._slm_factory_cpu_compact = True
+    trl_utils._use_triton = use_compact
+    return True
+
+
 def train_and_finish(trainer, tok, a, backend: str, n_rows: int) -> dict:
     """Train (timed, tokens counted) and write the stage's outputs; what both backends do after setup.
-    Refuses a tokenizer with broken special tokens, and stops at the first non-finite loss."""
+    Refuses a tokenizer with broken special tokens, and stops at the first non-finite loss. The
+    trainer's scratch folder (sft_config's temporary output_dir) is removed afterwards."""
     from .modeling import check_special_tokens
 
     check_special_tokens(tok, str(a.base_model))
     trainer.add_callback(stop_on_non_finite())
+    score_completion_only()
     counter = TokenCounter(trainer)
-    t0 = time.perf_counter()
-    trainer.train()
+    try:
+        t0 = time.perf_counter()
+        trainer.train()
+    finally:
+        shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
     # Training time excludes the dev evaluations, so tokens/s stays comparable with and without them.
     seconds = time.perf_counter() - t0 - sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
     metrics = finish(trainer, tok, a, backend, seconds, n_rows, counter)

@@ -29,7 +29,7 @@ def write(tmp_path: Path, **changes) -> Path:
 
 def test_the_shipped_params_validate_in_full():
     p = load(ROOT / "params.yaml", ALL)
-    assert p.train.max_steps == 80 and p.validate_.judge.provider is None and p.split.train == 0.7
+    assert p.train.max_steps > 0 and p.validate_.judge.provider is None and p.split.train == 0.7
 
 
 @pytest.mark.parametrize("change, message", [

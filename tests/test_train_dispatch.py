@@ -122,3 +122,39 @@ def test_padding_free_is_on_for_cpu_by_default_and_checked():
     assert padding_free({"padding_free": False}, cuda=False) is False
     with pytest.raises(ValueError, match="padding_free must be true, false or auto"):
         padding_free({"padding_free": "yes"}, cuda=False)
+
+
+def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkeypatch):
+    """score_completion_only: TRL's fused LM head then projects only labelled positions on the CPU, and
+    the loss and gradients are those of scoring every position."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from slm_factory.train_common import score_completion_only
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # restored after the test
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2))
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    ids = torch.randint(0, 97, (2, 12))
+    labels = ids.clone()
+    labels[:, :8] = -100  # a prompt of 8 tokens and a completion of 4 in each of 2 rows
+    scored = []
+    apply = trl_utils._ChunkedLogProbFunction.apply
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply",
+                        lambda hidden, *rest: scored.append(hidden.shape[0]) or apply(hidden, *rest))
+
+    def loss_and_grad():
+        model.zero_grad()
+        loss = model(input_ids=ids, labels=labels, fused_lm_head=True).loss
+        loss.backward()
+        return loss.item(), model.model.layers[0].mlp.up_proj.weight.grad.clone()
+
+    every_loss, every_grad = loss_and_grad()
+    assert score_completion_only() and score_completion_only()  # idempotent
+    compact_loss, compact_grad = loss_and_grad()
+    assert scored == [2 * 11, 2 * 4]  # every shifted position, then only the labelled ones
+    assert compact_loss == pytest.approx(every_loss, rel=1e-5)
+    assert torch.allclose(compact_grad, every_grad, atol=1e-6)
