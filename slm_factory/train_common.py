@@ -96,8 +96,12 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, n_dev: int = 0,
     from trl import SFTConfig
 
     cfg = params["train"]
-    steps = total_steps(n_rows, int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]),
-                        int(cfg.get("max_steps", -1)), world_size())
+    # `train.max_steps` > 0 caps training; 0 or less means "train for `epochs`". The Trainer reads only
+    # -1 that way: given 0 (transformers 5.23) it stopped after one step.
+    cap = int(cfg.get("max_steps", -1))
+    cap = cap if cap > 0 else -1
+    steps = total_steps(n_rows, int(cfg["batch_size"]), int(cfg["grad_accum"]), float(params["epochs"]), cap,
+                        world_size())
     kw = dict(
         # Nothing is saved from here (save_strategy "no"), but the Trainer wants a folder: a temporary
         # one, so the stage writes nothing it does not declare.
@@ -106,7 +110,7 @@ def sft_config(params: dict, out: Path, n_rows: int, cuda: bool, n_dev: int = 0,
         gradient_accumulation_steps=int(cfg["grad_accum"]),
         learning_rate=float(params["learning_rate"]),
         num_train_epochs=float(params["epochs"]),
-        max_steps=int(cfg.get("max_steps", -1)),
+        max_steps=cap,
         warmup_steps=int(float(cfg.get("warmup_ratio", 0.0)) * steps),
         lr_scheduler_type="cosine",
         logging_steps=max(1, steps // 50),

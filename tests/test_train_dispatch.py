@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import ROOT, load_script, params_with
 
 
 def test_backend_choice_never_picks_unsloth_without_cuda():
@@ -158,3 +159,18 @@ def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkey
     assert scored == [2 * 11, 2 * 4]  # every shifted position, then only the labelled ones
     assert compact_loss == pytest.approx(every_loss, rel=1e-5)
     assert torch.allclose(compact_grad, every_grad, atol=1e-6)
+
+
+def test_max_steps_zero_trains_for_the_epochs(tmp_path):
+    """`train.max_steps: 0` means "train for `epochs`" (the GPU profile): the Trainer must get -1, since
+    given 0 it stopped after one step."""
+    from slm_factory.train_common import sft_config
+
+    params = params_with({"epochs": 3, "train": {"max_steps": 0, "batch_size": 10, "grad_accum": 1, "eval_every": 0}})
+    args, steps = sft_config(params, tmp_path, n_rows=100, cuda=False)
+    shutil.rmtree(args.output_dir)
+    assert args.max_steps == -1 and args.num_train_epochs == 3 and steps == 30
+    params = params_with({"train": {"max_steps": 7}})
+    args, steps = sft_config(params, tmp_path, n_rows=100, cuda=False)
+    shutil.rmtree(args.output_dir)
+    assert args.max_steps == 7 and steps == 7

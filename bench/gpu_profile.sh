@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU training profile, run with the pipeline's own stage scripts on a machine without DVC
+# (the bare GPU image: see shared/gpu/README.md for the wheels it lacks). Where DVC is installed,
+# the same run is one line:
+#   dvc exp run -S train.max_steps=0 -S epochs=EPOCHS -S train.batch_size=16 -S learning_rate=LR \
+#       -S train.lora_dropout=0.05 -S lora_rank=RANK -S lora_alpha=2*RANK -S eval.release=true
+#
+#   bash bench/gpu_profile.sh OUT BASE_MODEL NAME EPOCHS LR RANK [NAME EPOCHS LR RANK ...]
+#
+# BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
+# data/train.jsonl (with the dev curve), then scores dev, golden, adversarial and test (eval.release)
+# with scripts/eval.py; OUT/NAME/ holds the adapter, figures and predictions, and one summary line per
+# profile goes to OUT/summary.jsonl.
+set -euo pipefail
+OUT=$1; BASE=$2; shift 2
+PY=${PYTHON:-python3}
+mkdir -p "$OUT"
+"$PY" - "$BASE" "$OUT/base.yaml" <<'EOF'
+import sys, yaml
+p = yaml.safe_load(open("params.yaml"))
+p["base_model"] = sys.argv[1]
+yaml.safe_dump(p, open(sys.argv[2], "w"))
+EOF
+[ -d "$OUT/base_model" ] || "$PY" scripts/prepare_base.py --params "$OUT/base.yaml" --out "$OUT/base_model"
+while [ $# -ge 4 ]; do
+  NAME=$1; EPOCHS=$2; LR=$3; RANK=$4; shift 4
+  D="$OUT/$NAME"; mkdir -p "$D"
+  "$PY" - "$OUT/base.yaml" "$D/params.yaml" "$EPOCHS" "$LR" "$RANK" <<'EOF'
+import sys, yaml
+p = yaml.safe_load(open(sys.argv[1]))
+epochs, lr, rank = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+p.update(epochs=epochs, learning_rate=lr, lora_rank=rank, lora_alpha=2 * rank)
+p["train"].update(max_steps=0, batch_size=16, lora_dropout=0.05)
+p["eval"].update(release=True, batch_size=64)
+yaml.safe_dump(p, open(sys.argv[2], "w"))
+EOF
+  start=$(date +%s)
+  "$PY" scripts/train.py --params "$D/params.yaml" --base-model "$OUT/base_model" --train data/train.jsonl \
+    --dev data/eval/dev.jsonl --out "$D/adapter" --loss-csv "$D/train_loss.csv" --dev-curve "$D/train_dev_curve.csv" \
+    --metrics "$D/train.json" --details "$D/train_details.json" --timings "$D/train_timings.json" > "$D/train.log" 2>&1
+  "$PY" scripts/eval.py --params "$D/params.yaml" --specs specs --base-model "$OUT/base_model" --adapter "$D/adapter" \
+    --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl --test data/eval/test.jsonl \
+    --out "$D/eval" --predictions "$D/predictions" --metrics "$D/eval.json" --timings "$D/eval_timings.json" \
+    > "$D/eval.log" 2>&1
+  "$PY" - "$D" "$NAME" "$(( $(date +%s) - start ))" >> "$OUT/summary.jsonl" <<'EOF'
+import json, sys
+d, name, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+details = json.load(open(f"{d}/eval/details.json"))
+keys = ("exact_match", "tool_accuracy", "arguments_required_accuracy", "json_parse_rate", "unsafe_rate", "no_tool_recall")
+print(json.dumps({"profile": name, "params": {k: v for k, v in json.load(open(f"{d}/train_details.json")).items()
+                                              if k in ("steps", "train_rows", "final_loss")},
+                  "seconds": seconds, "gates": details["release_gates"],
+                  **{s: {k: v.get(k) for k in keys} for s, v in details["summaries"].items()}}))
+EOF
+  tail -1 "$OUT/summary.jsonl"
+done
