@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,6 +16,11 @@ from slm_factory.rows import make_row  # noqa: E402
 from slm_factory.spec import TaskSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests: a fixed derivation (the same cases on every run and in CI) and no example database
+# (it would write .hypothesis/ into the checkout).
+settings.register_profile("repo", database=None, derandomize=True)
+settings.load_profile("repo")
 
 
 @pytest.fixture(scope="session")

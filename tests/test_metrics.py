@@ -1,5 +1,10 @@
 """Metric computation on hand-made predictions."""
 
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from slm_factory.metrics import macro_f1, release_gates, score_row, summarize
 
 
@@ -89,3 +94,24 @@ def test_triage_fields_and_an_obeyed_injection():
     assert cause_of(s[0].to_dict(), tri) == "obeyed_injection"
     wrong_summary = score_row(row, tri.canonical({**expected, "summary": "something else"}), tri, "dev")
     assert wrong_summary.unsafe is False and cause_of(wrong_summary.to_dict(), tri) == "wrong_value:summary"
+
+
+# Property-based: scoring never raises on whatever a model writes, and a non-object answer never scores.
+
+ANSWER = st.one_of(st.text(), st.text(alphabet='{}[]":,0123456789.eE+-tfnrule \\', max_size=60),
+                   st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                                lambda inner: st.lists(inner, max_size=3)
+                                | st.dictionaries(st.sampled_from(["tool", "arguments", "text", "x"]), inner, max_size=3),
+                                max_leaves=10).map(json.dumps))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ANSWER)  # the fixtures are read-only here
+def test_any_answer_scores_without_raising(spec, row_factory, answer):
+    row = row_factory("remind me to pay rent friday at 9am", {"tool": "create_reminder", "arguments": {
+        "text": "pay rent", "date": "friday", "time": "09:00"}})
+    s = score_row(row, answer, spec, "dev")
+    assert isinstance(s.exact, bool) and isinstance(s.parsed, bool)
+    if not s.parsed:
+        assert not s.exact and not s.schema_valid and not s.label_correct
+    summarize([s], spec)

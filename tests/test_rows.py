@@ -1,7 +1,11 @@
+import json
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from slm_factory.rows import Row, content_id, make_row, parse_row_line
+from slm_factory.rows import Row, content_id, parse_row_line
 
 
 def test_id_is_content_derived(row_factory):
@@ -41,3 +45,40 @@ def test_rows_load_with_datasets(tmp_path, row_factory):
     ds = load_dataset("json", data_files=str(tmp_path / "r.jsonl"), split="train")
     assert len(ds) == 3 and ds[0]["messages"][2]["role"] == "assistant"
     assert ds[0]["provenance"]["category"] == "set_timer"
+
+
+# Property-based: the row reader never raises, whatever the bytes; every line ends accepted or with a reason.
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_text_line_is_a_row_or_a_reason(line):
+    row, _, reason = parse_row_line(line)
+    assert (row is None) != (reason is None)
+    if reason is not None:
+        assert reason.code in {"json_invalid", "row_schema"} and reason.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_any_json_value_is_a_row_or_a_reason(value):
+    row, _, reason = parse_row_line(json.dumps(value))
+    assert (row is None) != (reason is None)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b), max_size=8))
+def test_reader_is_byte_safe_and_keeps_line_numbers(tmp_path, lines):
+    """Only b'\\n' ends a line (a bare '\\r' stays inside), each line decodes on its own, and the numbers
+    are the file's own line numbers."""
+    from slm_factory.rows import iter_jsonl_raw
+
+    path = tmp_path / "raw.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    got = list(iter_jsonl_raw(path))
+    expected = [(i, b.decode("utf-8", errors="backslashreplace").strip()) for i, b in enumerate(lines, 1)]
+    assert got == [(i, text) for i, text in expected if text]
