@@ -131,10 +131,13 @@ def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkey
     import torch
     import trl.trainer.utils as trl_utils
     from transformers import LlamaConfig, LlamaForCausalLM
+    from trl.kernels.chunked_logprob import _use_triton as unpatched
 
     from slm_factory.train_common import score_completion_only
 
-    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # restored after the test
+    # An in-process training earlier in the session may have patched it already: start from TRL's own,
+    # and put back whatever was there after the test.
+    monkeypatch.setattr(trl_utils, "_use_triton", unpatched)
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                          num_attention_heads=4, num_key_value_heads=2))
