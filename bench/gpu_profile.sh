@@ -7,6 +7,8 @@
 #
 #   bash bench/gpu_profile.sh OUT BASE_MODEL NAME EPOCHS LR RANK [NAME EPOCHS LR RANK ...]
 #
+# MAX_STEPS, BATCH and DROPOUT in the environment override the profile's 0 (= EPOCHS), 16 and 0.05: e.g.
+# MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly).
 # BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
 # data/train.jsonl (with the dev curve), then scores dev, golden, adversarial and test (eval.release)
 # with scripts/eval.py; OUT/NAME/ holds the adapter, figures and predictions, and one summary line per
@@ -26,11 +28,12 @@ while [ $# -ge 4 ]; do
   NAME=$1; EPOCHS=$2; LR=$3; RANK=$4; shift 4
   D="$OUT/$NAME"; mkdir -p "$D"
   "$PY" - "$OUT/base.yaml" "$D/params.yaml" "$EPOCHS" "$LR" "$RANK" <<'EOF'
-import sys, yaml
+import os, sys, yaml
 p = yaml.safe_load(open(sys.argv[1]))
 epochs, lr, rank = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 p.update(epochs=epochs, learning_rate=lr, lora_rank=rank, lora_alpha=2 * rank)
-p["train"].update(max_steps=0, batch_size=16, lora_dropout=0.05)
+p["train"].update(max_steps=int(os.environ.get("MAX_STEPS", 0)), batch_size=int(os.environ.get("BATCH", 16)),
+                  lora_dropout=float(os.environ.get("DROPOUT", 0.05)))
 p["eval"].update(release=True, batch_size=64)
 yaml.safe_dump(p, open(sys.argv[2], "w"))
 EOF

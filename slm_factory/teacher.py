@@ -19,7 +19,7 @@ import diskcache
 import yaml
 
 from .spec import SpecError, TaskSpec
-from .templates import Grammar
+from .templates import GENERATORS_VERSION, Grammar
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,8 @@ class TemplateTeacher:
                 raise SpecError(f"{path}: no template for quota cell ({category}, {difficulty})")
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": self.provider, "grammar": self.grammar_hash, "seed": self.seed}
+        return {"provider": self.provider, "grammar": self.grammar_hash, "seed": self.seed,
+                "generators": GENERATORS_VERSION}
 
     def prompt_for(self, request: Request) -> str:
         return f"template:{request.category}:{request.difficulty}:{request.data_type or '*'}"

@@ -18,6 +18,17 @@ templates:
       - "[please |]remind me to {task} {date} at {clock}"
     output: {tool: create_reminder, arguments: {text: "{task}", date: "{date}", time: "{clock}"}}
 
+Value generators
+----------------
+A slot item `{generate: KIND, n: N, ...}` expands, at load, into N values drawn by a generator; each
+value carries every surface form the generator knows for it, so a handful of patterns yields
+hundreds of distinct values and many more surface forms. Explicit items can sit beside it.
+  clock: [{generate: clock_time, n: 240}]                     "7:30pm", "half past seven in the
+                                                               evening", "19:30" -> "19:30"
+  timer_dur: [{generate: duration, unit: second, n: 200}]     "1 min 30 sec", "a minute and a half" -> 90
+  event_len: [{generate: duration, unit: minute, n: 120, prefix: ["for "]}]   "for 1h20" -> 80
+The draw is seeded by the slot's name and spec, so a grammar always expands to the same values.
+
 In user patterns `{slot}` is replaced by what the user says and `[a|b|]` picks one alternative
 (possibly empty). `{slot#2}` draws a second, different value of the same slot. In the output, a
 string that is exactly "{slot}" takes the slot's typed value (ints stay ints); otherwise slots are
@@ -27,6 +38,7 @@ pattern, never slot values, because values are copied verbatim into the output.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -65,7 +77,7 @@ class Grammar:
         if not path.exists():
             raise SpecError(f"{path} not found: the template teacher needs a grammar")
         raw = yaml.safe_load(path.read_text()) or {}
-        slots = raw.get("slots", {})
+        slots = {name: expand_slot(name, items, path) for name, items in (raw.get("slots") or {}).items()}
         templates = []
         for i, t in enumerate(raw.get("templates", [])):
             missing = [k for k in ("id", "category", "difficulty", "data_type", "user", "output") if k not in t]
@@ -215,4 +227,187 @@ def _transform(segments: list[tuple[str, bool]], probs: dict[str, float],
             out.append((" " + emo, True))
         else:
             out.insert(0, (emo + " ", True))
+    return out
+
+
+# ---------------------------------------------------------------------------- value generators
+# Bumped whenever a generator's output changes, so the template teacher's cache misses (the grammar
+# file alone would hash the same).
+GENERATORS_VERSION = 1
+
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+         "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 100 ("forty-five")."""
+    if not 0 <= n < 100:
+        raise ValueError(f"number_words: {n} is out of range 0..99")
+    if n < 20:
+        return _ONES[n]
+    tens, ones = divmod(n, 10)
+    return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+
+
+def _period(h: int) -> str:
+    if h < 12:
+        return "in the morning"
+    if h < 17:
+        return "in the afternoon"
+    if h < 21:
+        return "in the evening"
+    return "at night"
+
+
+def clock_forms(h: int, m: int) -> list[str]:
+    """Ways people write the time h:m (24-hour clock); every one of them means exactly `HH:MM`."""
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ValueError(f"clock_forms: {h}:{m} is not a time of day")
+    h12 = h % 12 or 12
+    ap = "am" if h < 12 else "pm"
+    dots = "a.m." if h < 12 else "p.m."
+    per = _period(h)
+    forms = [f"{h:02d}:{m:02d}", f"{h12}:{m:02d}{ap}", f"{h12}:{m:02d} {ap}", f"{h12}.{m:02d} {ap}",
+             f"{h12}:{m:02d} {dots}", f"{h12}:{m:02d} {ap.upper()}"]
+    if 1 <= h < 10:
+        forms.append(f"{h}:{m:02d}")  # an unmarked morning time, as people type it
+    if h != 0:  # "12:30 in the morning" for 00:30 confuses people too
+        forms.append(f"{h12}:{m:02d} {per}")
+    if m == 0:
+        forms += [f"{h12}{ap}", f"{h12} {ap}", f"{h12} {dots}", f"{h12}{ap.upper()}"]
+        if h not in (0, 12):
+            forms += [f"{h12} {per}", f"{number_words(h12)} {per}", f"{h12} o'clock {per}"]
+        if h >= 18:
+            forms.append(f"{h12} tonight")
+        if h == 12:
+            forms += ["noon", "midday", "12 noon"]
+        if h == 0:
+            forms += ["midnight", "12 midnight"]
+    n12 = (h + 1) % 12 or 12
+    spoken = {15: "quarter past", 30: "half past", 45: "quarter to"}
+    if m in spoken and h not in (0, 11, 23):  # "quarter to twelve" / "half past twelve am" are ambiguous
+        hour = n12 if m == 45 else h12
+        forms += [f"{spoken[m]} {number_words(hour)} {per}", f"{spoken[m]} {hour} {per}",
+                  f"{spoken[m]} {hour} {ap}"]
+    elif m % 5 == 0 and 0 < m < 30:
+        forms.append(f"{number_words(m)} past {number_words(h12)} {per}")
+    elif m % 5 == 0 and m > 30 and m != 45:
+        forms.append(f"{number_words(60 - m)} to {number_words(n12)} {per}")
+    return forms
+
+
+def _unit(n: float, one: str, many: str) -> str:
+    return f"{n:g} {one if n == 1 else many}"
+
+
+def duration_forms(seconds: int, unit: str = "second") -> list[str]:
+    """Ways people say a duration of `seconds`; unit "minute" keeps to whole minutes (no seconds)."""
+    if seconds <= 0 or (unit == "minute" and seconds % 60):
+        raise ValueError(f"duration_forms: {seconds}s is not a whole positive {unit} count")
+    hours, rest = divmod(seconds, 3600)
+    mins, secs = divmod(rest, 60)
+    total_min = seconds // 60
+    forms: list[str] = []
+    if seconds < 60:
+        forms += [_unit(secs, "second", "seconds"), f"{secs} secs", f"{secs} sec", f"{secs}s",
+                  f"{number_words(secs)} seconds"]
+        return forms
+    if secs == 0 and total_min < 100:
+        forms += [_unit(total_min, "minute", "minutes"), f"{total_min} min", f"{total_min} mins",
+                  f"{total_min}m", f"{number_words(total_min)} minutes" if total_min > 1 else "a minute"]
+    if secs == 0 and mins == 0:
+        words = "an hour" if hours == 1 else f"{number_words(hours)} hours"
+        forms += [_unit(hours, "hour", "hours"), f"{hours}h", f"{hours} hr" + ("s" if hours > 1 else ""), words]
+    if hours and mins and secs == 0:
+        h_words = "an hour" if hours == 1 else f"{number_words(hours)} hours"
+        forms += [f"{_unit(hours, 'hour', 'hours')} {_unit(mins, 'minute', 'minutes')}",
+                  f"{h_words} and {mins} minutes" if mins > 1 else f"{h_words} and a minute",
+                  f"{hours}h{mins:02d}", f"{hours}h {mins}m", f"{hours} hr {mins} min"]
+        if mins == 30:
+            forms += ["an hour and a half" if hours == 1 else f"{number_words(hours)} and a half hours",
+                      f"{hours}.5 hours"]
+        if mins in (15, 45) and hours == 1:
+            forms.append(f"an hour and {'a quarter' if mins == 15 else 'three quarters'}")
+    if hours == 0 and mins and secs:
+        forms += [f"{_unit(mins, 'minute', 'minutes')} {_unit(secs, 'second', 'seconds')}",
+                  f"{mins} min {secs} sec", f"{mins}m{secs}s",
+                  f"{_unit(mins, 'minute', 'minutes')} and {_unit(secs, 'second', 'seconds')}"]
+        if secs == 30:
+            forms += ["a minute and a half" if mins == 1 else f"{number_words(mins)} and a half minutes",
+                      f"{mins}.5 minutes"]
+    if seconds == 1800:
+        forms += ["half an hour", "a half hour"]
+    if seconds == 900:
+        forms += ["a quarter of an hour", "quarter of an hour"]
+    if seconds == 2700:
+        forms.append("three quarters of an hour")
+    return forms
+
+
+def _draw_clock(rng: random.Random) -> tuple[int, int]:
+    h = rng.choice(range(6, 23)) if rng.random() < 0.8 else rng.randrange(24)
+    r = rng.random()
+    if r < 0.35:
+        m = 0
+    elif r < 0.55:
+        m = 30
+    elif r < 0.7:
+        m = rng.choice([15, 45])
+    elif r < 0.9:
+        m = rng.randrange(1, 12) * 5
+    else:
+        m = rng.randrange(60)
+    return h, m
+
+
+def _draw_duration(rng: random.Random, unit: str) -> int:
+    # Mostly the round values people use, so each is seen often enough to learn; a tail of odd ones.
+    r = rng.random()
+    if unit == "second" and r < 0.15:
+        return rng.choice([10, 15, 20, 30, 30, 45, 45, rng.randrange(5, 60)])
+    if r < 0.7:
+        return 60 * (rng.randrange(1, 21) if rng.random() < 0.6 else rng.choice([25, 30, 40, 45, 50, 60, 90]))
+    if r < 0.82:
+        return 3600 * rng.randrange(1, 4)
+    if r < 0.92 or unit == "minute":
+        return 3600 * rng.randrange(1, 3) + 60 * rng.choice([10, 15, 20, 30, 45, rng.randrange(1, 60)])
+    return 60 * rng.randrange(1, 6) + rng.choice([30, 30, 15, 45])
+
+
+def generate_values(name: str, spec: dict) -> list[dict]:
+    """Expand one `{generate: ...}` slot item into `n` draws (with replacement, so the common values
+    weigh more), each with all the surface forms of its value."""
+    kind = spec.get("generate")
+    n = int(spec.get("n", 100))
+    prefixes = spec.get("prefix", [""])
+    prefixes = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+    rng = random.Random(f"{name}:{json.dumps(spec, sort_keys=True)}")
+    out: list[dict] = []
+    for _ in range(n):
+        if kind == "clock_time":
+            h, m = _draw_clock(rng)
+            value, forms = f"{h:02d}:{m:02d}", clock_forms(h, m)
+        elif kind == "duration":
+            unit = spec.get("unit", "second")
+            secs = _draw_duration(rng, unit)
+            forms = duration_forms(secs, unit)
+            value = secs if unit == "second" else secs // 60
+        else:
+            raise SpecError(f"slot {name}: unknown generator '{kind}' (known: clock_time, duration)")
+        out.append({"say": [rng.choice(prefixes) + f for f in dict.fromkeys(forms)], "value": value})
+    return out
+
+
+def expand_slot(name: str, items: Any, path: Path) -> list[Any]:
+    """A slot's value list with every `{generate: ...}` item replaced by the values it draws."""
+    items = [items] if isinstance(items, dict) else items
+    if not isinstance(items, list):
+        raise SpecError(f"{path}: slot {name} must be a list of values")
+    out: list[Any] = []
+    for it in items:
+        if isinstance(it, dict) and "generate" in it:
+            out.extend(generate_values(name, it))
+        else:
+            out.append(it)
     return out

@@ -1,7 +1,5 @@
 """The gates: each kind of bad input lands in rejected with the right reason, and nothing is lost."""
 
-import json
-
 from slm_factory.gates import check_row, LeakCheck
 from slm_factory.rows import dump_line
 

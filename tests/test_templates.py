@@ -1,0 +1,95 @@
+"""slm_factory.templates: the value generators behind the offline teacher's grammar."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from slm_factory.spec import SpecError
+from slm_factory.templates import (Grammar, clock_forms, duration_forms, expand_slot, generate_values,
+                                   number_words)
+
+
+def test_number_words():
+    assert [number_words(n) for n in (0, 7, 13, 20, 45, 99)] == \
+        ["zero", "seven", "thirteen", "twenty", "forty-five", "ninety-nine"]
+    with pytest.raises(ValueError):
+        number_words(100)
+
+
+def test_clock_forms_say_the_time_people_mean():
+    assert {"7:30pm", "19:30", "half past seven in the evening", "7.30 pm"} <= set(clock_forms(19, 30))
+    assert {"noon", "12pm", "midday"} <= set(clock_forms(12, 0))
+    assert {"midnight", "12am"} <= set(clock_forms(0, 0))
+    assert "quarter to five in the afternoon" in clock_forms(16, 45)
+    assert "ten to nine in the evening" in clock_forms(20, 50)
+    assert clock_forms(9, 5)[0] == "09:05"
+
+
+def test_no_clock_form_means_two_times():
+    """Every surface form, over the whole day, names exactly one HH:MM (else the target is a guess)."""
+    meaning: dict[str, tuple[int, int]] = {}
+    for h in range(24):
+        for m in range(60):
+            for f in clock_forms(h, m):
+                assert meaning.setdefault(f, (h, m)) == (h, m), f"{f!r} means {meaning[f]} and {(h, m)}"
+
+
+def test_duration_forms():
+    assert {"8 minutes", "8 min", "eight minutes"} <= set(duration_forms(480))
+    assert {"1 min 30 sec", "a minute and a half", "1.5 minutes"} <= set(duration_forms(90))
+    assert {"an hour and 20 minutes", "1h20", "80 minutes"} <= set(duration_forms(4800))
+    assert {"half an hour", "30 min"} <= set(duration_forms(1800))
+    assert "45 seconds" in duration_forms(45)
+    with pytest.raises(ValueError):
+        duration_forms(90, unit="minute")  # not a whole number of minutes
+    with pytest.raises(ValueError):
+        duration_forms(0)
+
+
+def test_no_duration_form_means_two_durations():
+    meaning: dict[str, int] = {}
+    for s in range(1, 4 * 3600):
+        for f in duration_forms(s):
+            assert meaning.setdefault(f, s) == s, f"{f!r} means {meaning[f]}s and {s}s"
+
+
+def test_generate_values_is_deterministic_and_typed():
+    spec = {"generate": "duration", "unit": "minute", "n": 50, "prefix": ["for "]}
+    a, b = generate_values("event_len", spec), generate_values("event_len", spec)
+    assert a == b and len(a) == 50
+    for v in a:
+        assert isinstance(v["value"], int) and v["value"] > 0
+        assert all(s.startswith("for ") for s in v["say"])
+        assert f"for {v['value']} min" in v["say"] or v["value"] >= 100
+    clocks = generate_values("clock", {"generate": "clock_time", "n": 30})
+    assert all(v["say"][0] == v["value"] for v in clocks)
+    # Different slot names draw differently (the seed is the slot's name and spec).
+    assert generate_values("other", spec) != a
+
+
+def test_expand_slot_keeps_explicit_items_and_rejects_unknown_generators(tmp_path):
+    items = expand_slot("t", [{"generate": "duration", "n": 3}, {"say": ["a jiffy"], "value": 1}], tmp_path)
+    assert len(items) == 4 and items[-1]["value"] == 1
+    with pytest.raises(SpecError, match="unknown generator"):
+        expand_slot("t", [{"generate": "weekday"}], tmp_path)
+    with pytest.raises(SpecError, match="must be a list"):
+        expand_slot("t", "9am", tmp_path)
+
+
+def test_grammar_renders_generated_values_into_user_and_output(tmp_path):
+    g = tmp_path / "templates.yaml"
+    g.write_text(
+        "slots:\n"
+        "  dur: [{generate: duration, unit: second, n: 40}]\n"
+        "templates:\n"
+        "  - {id: t, category: set_timer, difficulty: easy, data_type: canonical,\n"
+        "     user: ['timer {dur}'], output: {tool: set_timer, arguments: {duration_seconds: '{dur}'}}}\n")
+    grammar = Grammar.load(g)
+    rng = random.Random(0)
+    for _ in range(30):
+        row = grammar.render(grammar.templates[0], rng)
+        secs = row["output"]["arguments"]["duration_seconds"]
+        assert isinstance(secs, int)
+        assert row["user"].removeprefix("timer ") in duration_forms(secs)
