@@ -191,8 +191,9 @@ def from_sharegpt(example: dict) -> tuple[str, str, str]:
 
 
 def from_alpaca(example: dict) -> tuple[str, str, str]:
-    if check_alpaca(example):
-        raise FormatError(f"not an Alpaca example: {check_alpaca(example)}")
+    problems = check_alpaca(example)
+    if problems:
+        raise FormatError(f"not an Alpaca example: {problems}")
     return example["instruction"], example["input"], example["output"]
 
 
