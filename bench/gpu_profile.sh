@@ -8,7 +8,8 @@
 #   bash bench/gpu_profile.sh OUT BASE_MODEL NAME EPOCHS LR RANK [NAME EPOCHS LR RANK ...]
 #
 # MAX_STEPS, BATCH and DROPOUT in the environment override the profile's 0 (= EPOCHS), 16 and 0.05: e.g.
-# MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly).
+# MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly);
+# LAYERS and SEED override train.lora_layers and train.seed.
 # BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
 # data/train.jsonl (with the dev curve), then scores dev, golden, adversarial and test (eval.release)
 # with scripts/eval.py; OUT/NAME/ holds the adapter, figures and predictions, and one summary line per
@@ -33,7 +34,9 @@ p = yaml.safe_load(open(sys.argv[1]))
 epochs, lr, rank = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 p.update(epochs=epochs, learning_rate=lr, lora_rank=rank, lora_alpha=2 * rank)
 p["train"].update(max_steps=int(os.environ.get("MAX_STEPS", 0)), batch_size=int(os.environ.get("BATCH", 16)),
-                  lora_dropout=float(os.environ.get("DROPOUT", 0.05)))
+                  lora_dropout=float(os.environ.get("DROPOUT", 0.05)),
+                  lora_layers=int(os.environ.get("LAYERS", p["train"]["lora_layers"])),
+                  seed=int(os.environ.get("SEED", p["train"]["seed"])))
 p["eval"].update(release=True, batch_size=64)
 yaml.safe_dump(p, open(sys.argv[2], "w"))
 EOF

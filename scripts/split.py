@@ -51,8 +51,9 @@ def cluster_edges(emb: np.ndarray, threshold: float, block: int = 2048) -> list[
 def split_rows(rows: list[Row], ratios: dict[str, float], seed: int, emb: np.ndarray | None,
                cluster_threshold: float) -> dict[str, list[Row]]:
     edges = cluster_edges(emb, cluster_threshold) if emb is not None else []
-    unit_ids = units([r.provenance.group for r in rows], edges)
-    names = assign([r.provenance.category for r in rows], unit_ids, ratios, seed)
+    groups = [r.provenance.group for r in rows]
+    unit_ids = units(groups, edges)
+    names = assign([r.provenance.category for r in rows], unit_ids, groups, ratios, seed)
     return {s: [r for r, n in zip(rows, names) if n == s] for s in ratios}
 
 

@@ -99,6 +99,7 @@ class Train(Group):
     backend: Literal["auto", "trl", "unsloth"]
     lora_dropout: float = Fraction
     target_modules: list[str] = Field(min_length=1)
+    lora_layers: int = Field(ge=0)
     batch_size: int = Positive
     grad_accum: int = Positive
     max_seq_length: int = Positive
@@ -107,6 +108,7 @@ class Train(Group):
     padding_free: bool | Literal["auto"]
     gradient_checkpointing: bool
     load_in_4bit: bool
+    cpu_dtype: Literal["float32", "bfloat16"]
     num_gpus: int = Positive
     accelerate_config: str | None
     max_steps: int
@@ -141,6 +143,11 @@ class Export(Group):
         return self
 
 
+class ExportData(Group):
+    formats: Literal["auto"] | list[Literal["openai", "openai_tools", "sharegpt", "alpaca"]]
+    openai_max_tokens: int = Positive
+
+
 class AnalyzeErrors(Group):
     cluster_threshold: float = Fraction
     rows_per_cluster: int = Field(ge=0)
@@ -167,6 +174,7 @@ class Params(Group):
     train: Train | None = None
     eval: Eval | None = None
     export: Export | None = None
+    export_data: ExportData | None = None
     analyze_errors: AnalyzeErrors | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,13 +1,14 @@
 """Leakage-safe, category-stratified train/dev/test assignment.
 
 Rows that share a group key (the template pattern or scenario they came from) or sit in one semantic
-cluster are merged into one unit; whole units are assigned greedily to the split whose per-category
-quota is furthest from full, so categories keep the requested ratios and no unit straddles splits.
+cluster are merged into one unit; no unit straddles splits. Within each category the group keys are
+ordered by a seeded hash and cut at the requested ratios, so categories keep the ratios and a group's
+split survives growing the dataset (see `assign`).
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
 from collections import Counter, defaultdict
 
 
@@ -41,29 +42,46 @@ def units(groups: list[str], edges: list[tuple[int, int]] = ()) -> list[int]:
     return [uf.find(i) for i in range(len(groups))]
 
 
-def assign(categories: list[str], unit_ids: list[int], ratios: dict[str, float], seed: int) -> list[str]:
-    """Split name per row. Ratios need not sum to 1; they are normalised."""
+def unit_rank(key: str, seed: int) -> float:
+    """A unit's seeded place in [0, 1): the same key and seed give the same place in every dataset."""
+    digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign(categories: list[str], unit_ids: list[int], keys: list[str], ratios: dict[str, float],
+           seed: int) -> list[str]:
+    """Split name per row. Ratios need not sum to 1; they are normalised.
+
+    Every group key gets a split of its own: within its (majority) category the keys are laid out by
+    `unit_rank` and cut at the ratios, counting keys, so categories keep the ratios. A unit then goes
+    where its first-ranked key goes, whole. A key's split depends only on the keys of its category, not
+    on how many rows each holds: rows added to existing groups (a repair plan's rows come from the same
+    templates) move nothing but the units a new semantic link joins, and new groups move about one key
+    per cut each. Comparing test figures across dataset versions stays meaningful, and an old test row
+    does not turn up in the next version's train. Row ratios hold as closely as group sizes allow."""
     total = sum(ratios.values())
     names = list(ratios)
-    cat_count = Counter(categories)
-    target = {s: {c: ratios[s] / total * n for c, n in cat_count.items()} for s in names}
-    current = {s: defaultdict(float) for s in names}
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, u in enumerate(unit_ids):
-        members[u].append(i)
-    order = sorted(members)
-    random.Random(seed).shuffle(order)
-    order.sort(key=lambda u: -len(members[u]))  # big units first; stable sort keeps the seeded order
-    out = [""] * len(categories)
-    for u in order:
-        cats = Counter(categories[i] for i in members[u])
-
-        def deficit(s: str) -> float:
-            return sum(n * (target[s][c] - current[s][c]) / max(target[s][c], 1e-9) for c, n in cats.items())
-
-        best = max(names, key=lambda s: (deficit(s), -names.index(s)))
-        for c, n in cats.items():
-            current[best][c] += n
-        for i in members[u]:
-            out[i] = best
-    return out
+    cuts, acc = [], 0.0
+    for s in names:
+        acc += ratios[s] / total
+        cuts.append(acc)
+    key_cats: dict[str, Counter] = defaultdict(Counter)
+    for k, c in zip(keys, categories):
+        key_cats[k][c] += 1
+    by_cat: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for k, cats in key_cats.items():
+        cat = min(cats.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        by_cat[cat].append((unit_rank(k, seed), k))
+    key_split: dict[str, str] = {}
+    rank: dict[str, tuple[float, str]] = {}
+    for placed in by_cat.values():
+        placed.sort()
+        for n, (r, k) in enumerate(placed):
+            middle = (n + 0.5) / len(placed)
+            key_split[k] = next((s for s, cut in zip(names, cuts) if middle < cut), names[-1])
+            rank[k] = (r, k)
+    first: dict[int, str] = {}
+    for k, u in zip(keys, unit_ids):
+        if u not in first or rank[k] < rank[first[u]]:
+            first[u] = k
+    return [key_split[first[u]] for u in unit_ids]

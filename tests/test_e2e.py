@@ -123,6 +123,11 @@ def test_repro_then_noop_then_experiment(repo, tmp_path):
     assert (repo / "outputs/eval_reports/report.md").read_text().startswith("# Evaluation report")
     assert (repo / "outputs/eval_reports/error_analysis.md").exists()
     assert json.loads((repo / "outputs/eval_reports/repair_plan.json").read_text())["items"] is not None
+    # the splits for other trainers, every row written or dropped with a reason
+    exported = json.loads((repo / "outputs/datasets/report.json").read_text())
+    assert sorted(exported) == ["alpaca", "openai", "openai_tools", "sharegpt"]
+    assert all(r["rows"] == r["written"] + r["dropped"] for f in exported.values() for r in f.values())
+    assert exported["openai_tools"]["train"]["rows"] == spl["train_rows"]
     dataset = json.loads((repo / "registry/dataset.json").read_text())
     assert set(dataset["md5"]) == {"train", "dev", "test"}
     assert json.loads((repo / "registry/run.json").read_text())["dataset_version"] == dataset["version"]

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from slm_factory.formats import (FORMATS, FormatError, check_alpaca, check_openai, check_sharegpt, convert,
                                  from_alpaca, from_openai, from_sharegpt, to_alpaca, to_openai, to_openai_tools,
@@ -114,12 +115,15 @@ def test_convert_accounts_for_every_row(rows, tools, spec):
         convert(rows, "openai_tools")
 
 
-def _export(tmp_path, rows, *extra):
+def _export(tmp_path, rows, *extra, formats="auto", max_tokens=65536):
     for split in ("train", "dev", "test"):
         write_jsonl(tmp_path / f"{split}.jsonl", rows)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"export_data": {"formats": formats, "openai_max_tokens": max_tokens}}))
     out = tmp_path / "datasets"
-    load_script("export_data").main(["--train", str(tmp_path / "train.jsonl"), "--dev", str(tmp_path / "dev.jsonl"),
-                                     "--test", str(tmp_path / "test.jsonl"), "--out", str(out), *extra])
+    load_script("export_data").main(["--params", str(params), "--train", str(tmp_path / "train.jsonl"),
+                                     "--dev", str(tmp_path / "dev.jsonl"), "--test", str(tmp_path / "test.jsonl"),
+                                     "--out", str(out), *extra])
     return out
 
 
@@ -141,7 +145,7 @@ def test_export_data_script_writes_what_datasets_loads(tmp_path, rows):
 
 
 def test_export_data_drops_with_reasons_and_refuses_tools_for_a_non_tool_task(tmp_path, rows):
-    out = _export(tmp_path, rows, "--formats", "openai", "--openai-max-tokens", "200")
+    out = _export(tmp_path, rows, formats=["openai"], max_tokens=200)
     report = json.loads((out / "report.json").read_text())["openai"]["train"]
     assert report["written"] + report["dropped"] == len(rows) and report["dropped"] >= 1
     assert report["dropped_rows"][0]["reasons"] == ["over_token_limit"]
@@ -150,8 +154,10 @@ def test_export_data_drops_with_reasons_and_refuses_tools_for_a_non_tool_task(tm
     task = (specs / "task.yaml").read_text()
     (specs / "task.yaml").write_text("\n".join(l for l in task.splitlines() if not l.startswith("args_key:")))
     with pytest.raises(SpecError, match="openai_tools needs a tool task"):
+        _export(tmp_path, rows, "--specs", str(specs), formats=["openai_tools"])
+    with pytest.raises(SpecError, match="openai_tools needs a tool task"):
         _export(tmp_path, rows, "--specs", str(specs), "--formats", "openai_tools")
-    # the default set leaves it out for such a task
+    # `auto` leaves it out for such a task
     assert "openai_tools" not in json.loads((_export(tmp_path, rows, "--specs", str(specs)) / "report.json").read_text())
 
 
