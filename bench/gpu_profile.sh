@@ -9,7 +9,8 @@
 #
 # MAX_STEPS, BATCH and DROPOUT in the environment override the profile's 0 (= EPOCHS), 16 and 0.05: e.g.
 # MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly);
-# LAYERS and SEED override train.lora_layers and train.seed.
+# LAYERS and SEED override train.lora_layers and train.seed; TRAIN trains from another rows file
+# (bench/data_scaling.sh uses it for subsets of data/train.jsonl).
 # BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
 # data/train.jsonl (with the dev curve), then scores dev, golden, adversarial and test (eval.release)
 # with scripts/eval.py; OUT/NAME/ holds the adapter, figures and predictions, and one summary line per
@@ -41,7 +42,7 @@ p["eval"].update(release=True, batch_size=64)
 yaml.safe_dump(p, open(sys.argv[2], "w"))
 EOF
   start=$(date +%s)
-  "$PY" scripts/train.py --params "$D/params.yaml" --base-model "$OUT/base_model" --train data/train.jsonl \
+  "$PY" scripts/train.py --params "$D/params.yaml" --base-model "$OUT/base_model" --train "${TRAIN:-data/train.jsonl}" \
     --dev data/eval/dev.jsonl --out "$D/adapter" --loss-csv "$D/train_loss.csv" --dev-curve "$D/train_dev_curve.csv" \
     --metrics "$D/train.json" --details "$D/train_details.json" --timings "$D/train_timings.json" > "$D/train.log" 2>&1
   "$PY" scripts/eval.py --params "$D/params.yaml" --specs specs --base-model "$OUT/base_model" --adapter "$D/adapter" \
