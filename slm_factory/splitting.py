@@ -84,4 +84,29 @@ def assign(categories: list[str], unit_ids: list[int], keys: list[str], ratios: 
     for k, u in zip(keys, unit_ids):
         if u not in first or rank[k] < rank[first[u]]:
             first[u] = k
+    fill_empty_splits(key_split, set(first.values()), by_cat, [s for s in names if ratios[s] > 0])
     return [key_split[first[u]] for u in unit_ids]
+
+
+def fill_empty_splits(key_split: dict[str, str], movable: set[str], by_cat: dict[str, list[tuple[float, str]]],
+                      wanted: list[str]) -> None:
+    """Each category is cut on its own, so a small task (a few groups per category) can leave a split with
+    no group at all, and an empty dev or test set scores nothing. Give each empty split one key: from the
+    split holding the most keys, in the category with the most keys there, the last-ranked one (nearest
+    the next cut). Only keys that decide a unit (`movable`) move; a split that is not empty is untouched,
+    so this never changes a dataset whose splits all have groups."""
+    for target in wanted:
+        if target in key_split.values():
+            continue
+        counts = {s: sum(1 for v in key_split.values() if v == s) for s in wanted}
+        donor = max(wanted, key=lambda s: (counts[s], -wanted.index(s)))
+        if counts[donor] < 2:
+            return
+        candidates = [(len([k for _, k in placed if key_split[k] == donor]), cat, k)
+                      for cat, placed in by_cat.items()
+                      for _, k in reversed(placed) if key_split[k] == donor and k in movable]
+        if not candidates:
+            return
+        # the category with the most donor keys; its last-ranked movable key
+        best = max(candidates, key=lambda c: (c[0], c[1]))
+        key_split[best[2]] = target

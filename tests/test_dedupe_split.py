@@ -73,3 +73,12 @@ def test_a_growing_dataset_keeps_its_units_where_they_were():
     # rows added to the existing groups (what a repair plan's rows are) move no group at all
     g3, c3 = groups + groups[:200], cats + cats[:200]
     assert dict(zip(g3, assign(c3, units(g3), g3, ratios, seed=7))) == before
+
+
+def test_a_small_task_gets_every_split():
+    # three groups per category: each category cut on its own would leave dev empty at 0.6/0.2/0.2
+    groups = [f"{c}{g}" for c in "abc" for g in range(3) for _ in range(4)]
+    cats = [g[0] for g in groups]
+    split = assign(cats, units(groups), groups, {"train": 0.6, "dev": 0.2, "test": 0.2}, seed=1)
+    assert set(split) == {"train", "dev", "test"}
+    assert split.count("train") > split.count("dev")
