@@ -49,8 +49,8 @@ def local_device() -> int:
 def load_trl(base_model: str, lora: LoraSettings):
     """(model, tokenizer, peft LoraConfig) for TRL's SFTTrainer, which wraps the model itself.
     The frozen base is bf16 on CUDA and `lora.cpu_dtype` on CPU; PEFT keeps the adapters float32 either
-    way. 4-bit needs CUDA (bitsandbytes). A bf16 base makes a CPU step ~1.5x faster where the CPU
-    has bf16 matrix units (AMX, AVX512-BF16): docs/quality.md."""
+    way. 4-bit needs CUDA (bitsandbytes). A bf16 base made a CPU step 1.34x faster on AMX (a whole
+    run 1.10x) and scored a little worse, so float32 is the default: docs/quality.md."""
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -43,7 +43,7 @@ def units(groups: list[str], edges: list[tuple[int, int]] = ()) -> list[int]:
 
 
 def unit_rank(key: str, seed: int) -> float:
-    """A unit's seeded place in [0, 1): the same key and seed give the same place in every dataset."""
+    """A group key's seeded place in [0, 1): the same key and seed give the same place in every dataset."""
     digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
@@ -96,17 +96,18 @@ def fill_empty_splits(key_split: dict[str, str], movable: set[str], by_cat: dict
     the next cut). Only keys that decide a unit (`movable`) move; a split that is not empty is untouched,
     so this never changes a dataset whose splits all have groups."""
     for target in wanted:
-        if target in key_split.values():
+        # Count only the keys that decide a unit: a key whose rows all follow another key holds no rows.
+        held = Counter(key_split[k] for k in movable)
+        if held[target]:
             continue
-        counts = {s: sum(1 for v in key_split.values() if v == s) for s in wanted}
-        donor = max(wanted, key=lambda s: (counts[s], -wanted.index(s)))
-        if counts[donor] < 2:
+        donor = max(wanted, key=lambda s: (held[s], -wanted.index(s)))
+        if held[donor] < 2:
             return
-        candidates = [(len([k for _, k in placed if key_split[k] == donor]), cat, k)
-                      for cat, placed in by_cat.items()
-                      for _, k in reversed(placed) if key_split[k] == donor and k in movable]
-        if not candidates:
+        donor_keys = {cat: [k for _, k in placed if k in movable and key_split[k] == donor]
+                      for cat, placed in by_cat.items()}
+        donor_keys = {cat: ks for cat, ks in donor_keys.items() if ks}
+        if not donor_keys:
             return
-        # the category with the most donor keys; its last-ranked movable key
-        best = max(candidates, key=lambda c: (c[0], c[1]))
-        key_split[best[2]] = target
+        # the category with the most donor keys; its last-ranked one
+        cat = max(donor_keys, key=lambda c: (len(donor_keys[c]), c))
+        key_split[donor_keys[cat][-1]] = target

@@ -316,11 +316,10 @@ def duration_forms(seconds: int, unit: str = "second") -> list[str]:
     if secs == 0 and total_min < 100:
         forms += [_unit(total_min, "minute", "minutes"), f"{total_min} min", f"{total_min} mins",
                   f"{total_min}m", f"{number_words(total_min)} minutes" if total_min > 1 else "a minute"]
+    h_words = "an hour" if hours == 1 else f"{number_words(hours)} hours"
     if secs == 0 and mins == 0:
-        words = "an hour" if hours == 1 else f"{number_words(hours)} hours"
-        forms += [_unit(hours, "hour", "hours"), f"{hours}h", f"{hours} hr" + ("s" if hours > 1 else ""), words]
+        forms += [_unit(hours, "hour", "hours"), f"{hours}h", f"{hours} hr" + ("s" if hours > 1 else ""), h_words]
     if hours and mins and secs == 0:
-        h_words = "an hour" if hours == 1 else f"{number_words(hours)} hours"
         forms += [f"{_unit(hours, 'hour', 'hours')} {_unit(mins, 'minute', 'minutes')}",
                   f"{h_words} and {mins} minutes" if mins > 1 else f"{h_words} and a minute",
                   f"{hours}h{mins:02d}", f"{hours}h {mins}m", f"{hours} hr {mins} min"]

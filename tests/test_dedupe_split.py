@@ -1,6 +1,6 @@
 from slm_factory import embeddings
 from slm_factory.dedupe import Thresholds, find_overlaps, greedy_dedupe
-from slm_factory.splitting import assign, units
+from slm_factory.splitting import assign, fill_empty_splits, units
 
 TH = Thresholds(minhash=0.8, semantic=0.95)
 
@@ -82,3 +82,11 @@ def test_a_small_task_gets_every_split():
     split = assign(cats, units(groups), groups, {"train": 0.6, "dev": 0.2, "test": 0.2}, seed=1)
     assert set(split) == {"train", "dev", "test"}
     assert split.count("train") > split.count("dev")
+
+
+def test_a_split_whose_only_key_decides_no_unit_counts_as_empty():
+    # a2 sits in dev, but its rows follow a0's unit (a semantic link), so dev would hold no rows
+    key_split = {"a0": "train", "a1": "train", "a2": "dev", "a3": "test"}
+    by_cat = {"a": [(0.1, "a0"), (0.2, "a1"), (0.5, "a2"), (0.9, "a3")]}
+    fill_empty_splits(key_split, {"a0", "a1", "a3"}, by_cat, ["train", "dev", "test"])
+    assert key_split == {"a0": "train", "a1": "dev", "a2": "dev", "a3": "test"}
