@@ -1,7 +1,7 @@
 """validate: run every quality gate that needs no LLM over the generated batches.
 
     python scripts/validate.py --params params.yaml --specs specs --generated data/generated \
-        --base-model outputs/base_model --decisions data/review/decisions.jsonl \
+        --imported data/imported --base-model outputs/base_model --decisions data/review/decisions.jsonl \
         --accepted data/accepted/validated.jsonl \
         --rejected data/rejected/validate --metrics metrics/validate.json
 
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--params", type=Path, required=True)
     ap.add_argument("--specs", type=Path, required=True)
     ap.add_argument("--generated", type=Path, required=True)
+    ap.add_argument("--imported", type=Path, help="rows the ingest stage imported (import_*.jsonl), validated alike")
     ap.add_argument("--base-model", type=Path, required=True)
     ap.add_argument("--decisions", type=Path, help="review decisions (data/review/decisions.jsonl)")
     ap.add_argument("--accepted", type=Path, required=True)
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     vcfg = params.get("validate", {}) or {}
     spec = TaskSpec.load(a.specs)
     files = sorted(a.generated.glob("*.jsonl"))
+    if a.imported is not None and a.imported.is_dir():
+        files += sorted(a.imported.glob("import_*.jsonl"))
     if not files:
         raise SystemExit(f"validate: no *.jsonl batches in {a.generated}")
     batches = {f.stem: list(iter_jsonl_raw(f)) for f in files}

@@ -148,6 +148,13 @@ class ExportData(Group):
     openai_max_tokens: int = Positive
 
 
+class Ingest(Group):
+    format: Literal["auto", "openai", "sharegpt", "alpaca", "production"]
+    data_type: str
+    difficulty: str
+    max_line_bytes: int = Positive
+
+
 class AnalyzeErrors(Group):
     cluster_threshold: float = Fraction
     rows_per_cluster: int = Field(ge=0)
@@ -175,6 +182,7 @@ class Params(Group):
     eval: Eval | None = None
     export: Export | None = None
     export_data: ExportData | None = None
+    ingest: Ingest | None = None
     analyze_errors: AnalyzeErrors | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

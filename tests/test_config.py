@@ -8,7 +8,7 @@ from slm_factory.common import load_params
 from slm_factory.config import ConfigError, load
 
 ALL = ("task", "seed", "n_examples", "repair", "base_model", "lora_rank", "lora_alpha", "learning_rate", "epochs",
-       "teacher", "generate", "validate", "dedupe", "split", "baseline", "train", "eval", "export", "export_data",
+       "teacher", "generate", "validate", "dedupe", "split", "baseline", "train", "eval", "export", "export_data", "ingest",
        "analyze_errors")
 
 
@@ -46,6 +46,7 @@ def test_the_shipped_params_validate_in_full():
     ({"export_data__formats": ["csv"]}, "export_data.formats"),
     ({"train__cpu_dtype": "float16"}, "train.cpu_dtype: Input should be 'float32' or 'bfloat16'"),
     ({"train__lora_layers": -1}, "train.lora_layers: Input should be greater than or equal to 0"),
+    ({"ingest__format": "csv"}, "ingest.format: Input should be 'auto'"),
 ])
 def test_a_bad_value_is_one_line_naming_the_key(tmp_path, change, message):
     with pytest.raises(ConfigError) as e:

@@ -1,0 +1,134 @@
+"""slm_factory.ingest (and scripts/ingest.py, and validate reading what it imports): rows people bring."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import pytest
+import yaml
+
+from slm_factory.formats import convert, tools_from_schema
+from slm_factory.ingest import IngestSettings, detect_format, ingest_file
+from slm_factory.rows import iter_jsonl_raw, read_jsonl, read_rows
+
+from conftest import ROOT, load_script, params_with
+
+DATA = ROOT / "tests" / "data"
+AUTO = IngestSettings(format="auto", data_type="production_like", difficulty="medium")
+
+
+def ingest(name: str, spec, cfg: IngestSettings = AUTO):
+    return ingest_file(name, list(iter_jsonl_raw(DATA / f"{name}.jsonl")), spec, cfg)
+
+
+@pytest.mark.parametrize("name, fmt, rows, reasons", [
+    ("openai_tools", "openai", 4, {"unmappable": 1, "unknown_category": 1, "multi_turn": 1, "json_invalid": 1}),
+    ("sharegpt", "sharegpt", 3, {"multi_turn": 1, "unmappable": 1}),
+    ("alpaca", "alpaca", 3, {"unmappable": 1}),
+    ("production", "production", 5, {"unknown_format": 1}),
+    ("mixed", "production", 2, {"format_mismatch": 1}),
+])
+def test_each_example_file_imports_with_the_expected_counts(spec, name, fmt, rows, reasons):
+    got, rejected, file_fmt = ingest(name, spec)
+    n_lines = sum(1 for _ in iter_jsonl_raw(DATA / f"{name}.jsonl"))
+    assert file_fmt == fmt
+    assert len(got) == rows and len(got) + len(rejected) == n_lines  # nothing lost
+    assert Counter(x.code for r in rejected for x in r.reasons) == reasons
+    assert all(r.line and r.batch == f"import_{name}" and r.stage == "ingest" for r in rejected)
+    for row in got:  # every imported row is the task's: its prompt, a category, provenance, and where it came from
+        assert row.system == spec.system_prompt and row.provenance.category == spec.label_of(json.loads(row.assistant))
+        assert row.provenance.source == "human" and row.provenance.generator == f"import:{fmt}"
+        assert row.annotations["import"]["file"] == name and row.annotations["import"]["format"] == fmt
+
+
+def test_tool_calls_and_corrections_become_the_task_answer(spec):
+    rows, _, _ = ingest("openai_tools", spec)
+    by_user = {r.user: r for r in rows}
+    money = by_user["how much is 40 quid in euros"]
+    assert json.loads(money.assistant) == {"tool": "convert_currency", "arguments": {
+        "amount": 40, "from_currency": "GBP", "to_currency": "EUR"}}
+    # an imported system prompt that is not the task's is kept, not trained on
+    assert money.annotations["import"]["system_prompt"] == "You are the scheduling assistant for Acme Home."
+    assert money.provenance.group == "import:openai_tools:trace-0003"
+    rows, _, _ = ingest("production", spec)
+    by_user = {r.user: r for r in rows}
+    assert json.loads(by_user["convert 2k yen to usd"].assistant)["arguments"]["amount"] == 2000
+    assert json.loads(by_user["convert 2k yen to usd"].annotations["import"]["corrected_output"])["arguments"]["amount"] == 2
+    assert json.loads(by_user["weather in cork"].assistant)["arguments"]["location"] == "cork"  # an object log
+    rows, _, _ = ingest("sharegpt", spec)
+    assert json.loads(rows[0].assistant) == {"tool": "send_message", "arguments": {
+        "recipient": "#ops-alerts", "channel": "slack", "body": "the nightly backup failed again"}}
+
+
+def test_a_forced_format_rejects_lines_of_another(spec):
+    rows, rejected, fmt = ingest("mixed", spec, IngestSettings("alpaca", "production_like", "medium"))
+    assert fmt == "alpaca" and len(rows) == 1
+    assert [r.reasons[0].code for r in rejected] == ["format_mismatch", "format_mismatch"]
+    assert "file is read as alpaca" in rejected[0].reasons[0].message
+
+
+@pytest.mark.parametrize("fmt", ["openai", "openai_tools", "sharegpt", "alpaca"])
+def test_import_of_an_export_returns_the_same_rows(spec, row_factory, fmt):
+    # answers in the contract's canonical JSON (emoji as themselves), as validated rows hold them
+    rows = [
+        row_factory("remind me to call Sam tomorrow at 9am", spec.canonical(
+            {"tool": "create_reminder", "arguments": {"text": "call Sam", "date": "tomorrow", "time": "09:00"}})),
+        row_factory("txt hana im late 😅", spec.canonical({"tool": "send_message", "arguments": {
+            "recipient": "hana", "channel": "sms", "body": "im late 😅"}}), category="send_message"),
+        row_factory("tell me a joke", spec.canonical({"tool": "no_tool", "arguments": {}}), category="no_tool"),
+    ]
+    tools = tools_from_schema(spec.json_schema(), spec.label_key, spec.args_key, spec.negative_label)
+    examples, dropped = convert(rows, fmt, tools=tools, label_key=spec.label_key, args_key=spec.args_key)
+    assert not dropped
+    lines = [(i, json.dumps(ex, ensure_ascii=False)) for i, ex in enumerate(examples, 1)]
+    back, rejected, _ = ingest_file("export", lines, spec, AUTO)
+    assert not rejected
+    assert [r.id for r in back] == [r.id for r in rows]  # the id is the content's: same messages, same id
+
+
+def test_detect_format():
+    assert detect_format({"messages": []}) == "openai"
+    assert detect_format({"conversations": []}) == "sharegpt"
+    assert detect_format({"instruction": "", "input": "", "output": ""}) == "alpaca"
+    assert detect_format({"input": "", "output": ""}) == "production"
+    assert detect_format({"prompt": "", "completion": ""}) is None
+
+
+def test_ingest_stage_then_validate_keep_every_row(tmp_path, spec, tokenizer_dir):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for f in DATA.glob("*.jsonl"):
+        shutil.copy(f, raw / f.name)
+    (raw / "huge.jsonl").write_text(json.dumps({"input": "x" * 3000, "output": "{}"}) + "\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(params_with({"ingest": {"max_line_bytes": 2000}})))
+    out = tmp_path / "imported"
+    (out / "stale.jsonl").parent.mkdir()
+    (out / "stale.jsonl").write_text("left from an earlier run\n")
+    load_script("ingest").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--raw", str(raw),
+                                "--out", str(out), "--rejected", str(tmp_path / "rejected.jsonl"),
+                                "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "d.json")])
+    m = json.loads((tmp_path / "d.json").read_text())
+    n_lines = sum(1 for f in raw.glob("*.jsonl") for _ in iter_jsonl_raw(f))
+    assert m["input"] == n_lines == m["imported"] + m["rejected"] and m["imported"] == 17
+    assert m["rejected_by_reason"]["line_too_long"] == 1 and m["by_file"]["huge"]["rejected"] == 1
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"import_{f.stem}.jsonl" for f in raw.glob("*.jsonl"))
+    assert len(read_jsonl(tmp_path / "rejected.jsonl")) == m["rejected"]
+    # validate reads the imported files beside the generated batches, and accounts for every row
+    gen = tmp_path / "generated"
+    gen.mkdir()
+    (gen / "batch_001.jsonl").write_text("")
+    vparams = tmp_path / "vparams.yaml"
+    vparams.write_text(yaml.safe_dump(params_with({})))
+    load_script("validate").main([
+        "--params", str(vparams), "--specs", str(ROOT / "specs"), "--generated", str(gen), "--imported", str(out),
+        "--base-model", str(tokenizer_dir), "--accepted", str(tmp_path / "accepted.jsonl"),
+        "--rejected", str(tmp_path / "vrej"), "--metrics", str(tmp_path / "vm.json")])
+    vm = json.loads((tmp_path / "vm.json").read_text())
+    assert vm["input"] == m["imported"] == vm["accepted"] + vm["rejected"]
+    accepted = read_rows(tmp_path / "accepted.jsonl")
+    assert {r.provenance.batch for r in accepted} <= {f"import_{f.stem}" for f in raw.glob("*.jsonl")}
+    assert vm["accepted"] >= 14  # the example files hold contract-valid answers but for a few
+
