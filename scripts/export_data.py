@@ -3,12 +3,15 @@
     python scripts/export_data.py --params params.yaml --specs specs --train data/train.jsonl \
         --dev data/eval/dev.jsonl --test data/eval/test.jsonl --out outputs/datasets [--formats openai sharegpt]
 
-The stage `export_data` (params `export_data:`). Writes --out/<format>/<split>.jsonl for every format in
+The stage `export_data` (params `export_data:`). Writes --out/<format>/<split>.jsonl (and the same examples as
+<split>.parquet, for dataframe tools and `datasets.load_dataset("parquet")`) for every format in
 `export_data.formats` (`auto`: all four the task supports; openai, openai_tools, sharegpt, alpaca: see
 slm_factory/formats.py) and --out/report.json: per format and split, rows in, examples written and every
 dropped row with its reasons (in = written + dropped). `openai_tools` needs a tool task (task.yaml
 `args_key`); it is refused when named and left out of `auto`. --formats overrides the params for a
-one-off export outside the pipeline.
+one-off export outside the pipeline. The JSONL files are the exact examples; in Parquet, examples whose nested
+objects differ in keys (the tool schemas of `openai_tools`) share one unified struct type, so a key one example
+lacks reads back as null there.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from slm_factory.common import get_logger, write_json
 from slm_factory.config import load as load_params
@@ -56,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
             kept, dropped = convert(rows, fmt, tools=tools, label_key=spec.label_key, args_key=spec.args_key,
                                     max_example_bytes=cfg.openai_max_tokens)
             write_jsonl(a.out / fmt / f"{split}.jsonl", kept)
+            if kept:  # an empty split has no columns to write
+                pq.write_table(pa.Table.from_pylist(kept), a.out / fmt / f"{split}.parquet")
             report[fmt][split] = {"rows": len(rows), "written": len(kept), "dropped": len(dropped),
                                   "dropped_rows": dropped}
             if dropped:

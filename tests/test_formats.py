@@ -139,6 +139,10 @@ def test_export_data_script_writes_what_datasets_loads(tmp_path, rows):
             assert r["rows"] == r["written"] + r["dropped"] == len(rows)
         ds = load_dataset("json", data_files={s: str(out / fmt / f"{s}.jsonl") for s in ("train", "dev", "test")})
         assert ds["train"].num_rows == len(rows)
+        pq = load_dataset("parquet", data_files={s: str(out / fmt / f"{s}.parquet") for s in ("train", "dev", "test")})
+        assert pq["test"].num_rows == len(rows) and pq["train"].column_names == ds["train"].column_names
+        if fmt != "openai_tools":  # the exact examples (openai_tools: see export_data's docstring)
+            assert pq["train"].to_list() == ds["train"].to_list()
     # the factory's own reader sees the same text back through the OpenAI export
     back = [from_openai(json.loads(line)) for line in (out / "openai/train.jsonl").read_text().splitlines()]
     assert back == [(r.system, r.user, r.assistant) for r in read_rows(tmp_path / "train.jsonl")]

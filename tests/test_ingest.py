@@ -132,3 +132,21 @@ def test_ingest_stage_then_validate_keep_every_row(tmp_path, spec, tokenizer_dir
     assert {r.provenance.batch for r in accepted} <= {f"import_{f.stem}" for f in raw.glob("*.jsonl")}
     assert vm["accepted"] >= 14  # the example files hold contract-valid answers but for a few
 
+
+
+def test_a_data_type_the_task_lacks_is_an_error_only_with_files_to_import(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(params_with({"ingest": {"data_type": "no_such_type"}})))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+
+    def run():
+        load_script("ingest").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--raw", str(raw),
+                                    "--out", str(tmp_path / "out"), "--rejected", str(tmp_path / "rej.jsonl"),
+                                    "--metrics", str(tmp_path / "m.json")])
+
+    run()  # nothing to import: the stage runs (a task without that data type still reproduces)
+    assert json.loads((tmp_path / "m.json").read_text()) == {"input": 0, "imported": 0, "rejected": 0}
+    shutil.copy(DATA / "alpaca.jsonl", raw / "alpaca.jsonl")
+    with pytest.raises(SystemExit, match="ingest.data_type 'no_such_type' is not one of"):
+        run()
