@@ -34,6 +34,10 @@ from .spec import TaskSpec
 INPUT_FORMATS = ("openai", "sharegpt", "alpaca", "production")
 
 
+class MultiTurn(FormatError):
+    """More than one assistant turn, or a tool message: not one system/user/assistant exchange."""
+
+
 def detect_format(obj: dict) -> str | None:
     """The input format a parsed line looks like, or None."""
     if "messages" in obj:
@@ -68,7 +72,7 @@ def _exchange(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, str, str, dict]
         if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
             raise FormatError("'messages' must be a list of objects")
         if sum(1 for m in msgs if m.get("role") == "assistant") > 1 or any(m.get("role") == "tool" for m in msgs):
-            raise FormatError("multi_turn")
+            raise MultiTurn()
         system, user, answer = from_openai(obj, spec.label_key, spec.args_key)
         return _text(system), _text(user), _text(answer), {}
     if fmt == "sharegpt":
@@ -77,7 +81,7 @@ def _exchange(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, str, str, dict]
             raise FormatError("'conversations' must be a list of objects")
         answers = [t for t in turns if t.get("from") in ("gpt", "function_call")]
         if len(answers) > 1 or any(t.get("from") in ("observation", "tool") for t in turns):
-            raise FormatError("multi_turn")
+            raise MultiTurn()
         if answers and answers[0].get("from") == "function_call":
             # ShareGPT's function-call turn ({"name", "arguments"} as JSON text) is the task's JSON answer
             if not spec.args_key:
@@ -127,6 +131,7 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
         file_fmt = max(seen, key=lambda f: (seen[f], -list(seen).index(f))) if seen else None
     else:
         file_fmt = cfg.format
+    categories = list(spec.quotas.get("categories") or {})
     rows: list[Row] = []
     rejected: list[Rejected] = []
 
@@ -151,13 +156,13 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
             continue
         try:
             system, user, answer, extra = _exchange(obj, fmt, spec)
+        except MultiTurn:
+            reject(line_no, text, obj, Reason(code="multi_turn", message=(
+                "more than one assistant turn (or a tool message): a row is one system/user/assistant "
+                "exchange; multi-turn traces are not imported yet")))
+            continue
         except FormatError as e:
-            if str(e) == "multi_turn":
-                reject(line_no, text, obj, Reason(code="multi_turn", message=(
-                    "more than one assistant turn (or a tool message): a row is one system/user/assistant "
-                    "exchange; multi-turn traces are not imported yet")))
-            else:
-                reject(line_no, text, obj, Reason(code="unmappable", message=f"cannot read as {fmt}: {e}"))
+            reject(line_no, text, obj, Reason(code="unmappable", message=f"cannot read as {fmt}: {e}"))
             continue
         except (KeyError, TypeError, ValueError) as e:
             reject(line_no, text, obj, Reason(code="unmappable", message=f"cannot read as {fmt}: {type(e).__name__}: {e}"))
@@ -166,7 +171,6 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
             label = spec.label_of(json.loads(answer))
         except ValueError:
             label = None
-        categories = list((spec.quotas.get("categories") or {}))
         if label not in categories:
             reject(line_no, text, obj, Reason(code="unknown_category", message=(
                 f"the answer's {spec.label_key!r} names no category of the task ({', '.join(categories)})"),

@@ -92,8 +92,8 @@ def fill_empty_splits(key_split: dict[str, str], movable: set[str], by_cat: dict
                       wanted: list[str]) -> None:
     """Each category is cut on its own, so a small task (a few groups per category) can leave a split with
     no group at all, and an empty dev or test set scores nothing. Give each empty split one key: from the
-    split holding the most keys, in the category with the most keys there, the last-ranked one (nearest
-    the next cut). Only keys that decide a unit (`movable`) move; a split that is not empty is untouched,
+    split holding the most unit-deciding keys, in the category with the most of them there, the
+    last-ranked one (nearest the next cut). Only keys that decide a unit (`movable`) move; a split that is not empty is untouched,
     so this never changes a dataset whose splits all have groups."""
     for target in wanted:
         # Count only the keys that decide a unit: a key whose rows all follow another key holds no rows.
