@@ -13,7 +13,8 @@ templates:
     difficulty: easy
     data_type: canonical               one of the data types listed in quotas.yaml
     weight: 1                          relative pick weight inside its cell (default 1)
-    transforms: {typo: 0.5, lowercase: 0.3, uppercase: 0, emoji: 0.3, strip_punct: 0.3}
+    transforms: {typo: 0.5, lowercase: 0.3, uppercase: 0, lowercase_all: 0, uppercase_all: 0.1,
+                 emoji: 0.3, strip_punct: 0.3}
     user:
       - "[please |]remind me to {task} {date} at {clock}"
     output: {tool: create_reminder, arguments: {text: "{task}", date: "{date}", time: "{clock}"}}
@@ -33,7 +34,11 @@ In user patterns `{slot}` is replaced by what the user says and `[a|b|]` picks o
 (possibly empty). `{slot#2}` draws a second, different value of the same slot. In the output, a
 string that is exactly "{slot}" takes the slot's typed value (ints stay ints); otherwise slots are
 substituted into the string. Transforms (typos, casing, emoji) touch only the literal words of a
-pattern, never slot values, because values are copied verbatim into the output.
+pattern, never slot values, because values are copied verbatim into the output. The two exceptions
+are `lowercase_all` and `uppercase_all`: someone who types in one case types the names, titles and
+bodies in it too, so they recase the slot values as well, and the output's verbatim strings (plain
+string values, and output strings built from the pattern's words) copy the new casing; typed values
+(dates, clock times, amounts) keep their normalised form.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from .spec import SpecError
 
 SLOT_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:#(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
 ALT_RE = re.compile(r"\[([^\[\]]*)\]")
+TRANSFORMS = {"typo", "lowercase", "uppercase", "lowercase_all", "uppercase_all", "emoji", "strip_punct"}
 EMOJI = ["🙏", "😅", "👍", "🙂", "⏰", "📅", "✨", "😊", "🔥", "💬"]
 
 
@@ -99,6 +105,9 @@ class Grammar:
         if dupes:
             raise SpecError(f"duplicate template ids: {sorted(dupes)}")
         for t in self.templates:
+            unknown = set(t.transforms or {}) - TRANSFORMS
+            if unknown:
+                raise SpecError(f"template {t.id}: unknown transforms {sorted(unknown)} (known: {sorted(TRANSFORMS)})")
             for text in t.user + _strings(t.output):
                 for m in SLOT_RE.finditer(text):
                     if m.group(1) not in self.slots:
@@ -143,10 +152,19 @@ class Grammar:
             segments.append((_say(v, m.group(3), rng), False))
             pos = m.end()
         segments.append((pattern[pos:], True))
-        segments = _transform(segments, template.transforms or {}, rng)
+        probs = template.transforms or {}
+        on = {name for name, p in sorted(probs.items()) if rng.random() < p}
+        segments = _transform(segments, on, rng)
         user = re.sub(r"[ \t]+", " ", "".join(s for s, _ in segments)).strip()
         user = re.sub(r" +([,.?!])", r"\1", user)
-        output = _fill(template.output, lambda name, nth, fld: _value(value_for(name, nth), fld))
+        recase = _recase_all(on)
+
+        def lookup(name: str, nth: int, fld: str | None) -> Any:
+            v = value_for(name, nth)
+            # Only a plain string is said exactly as it is stored; a typed value keeps its value.
+            return recase(v) if isinstance(v, str) else _value(v, fld)
+
+        output = _fill(template.output, lookup, recase)
         return {"user": user, "output": output, "data_type": template.data_type,
                 "group": f"{template.id}#{p_idx}", "template": template.id}
 
@@ -176,17 +194,30 @@ def _value(v: Any, fld: str | None) -> Any:
     return v
 
 
-def _fill(obj: Any, lookup) -> Any:
+def _fill(obj: Any, lookup, recase=lambda s: s) -> Any:
+    """The output template with slots looked up; a string mixing pattern words and slots is a copy
+    of what the user typed, so it takes the user's casing (`recase`) as a whole."""
     if isinstance(obj, dict):
-        return {k: _fill(v, lookup) for k, v in obj.items()}
+        return {k: _fill(v, lookup, recase) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_fill(v, lookup) for v in obj]
+        return [_fill(v, lookup, recase) for v in obj]
     if isinstance(obj, str):
         whole = SLOT_RE.fullmatch(obj)
         if whole:
             return lookup(whole.group(1), int(whole.group(2) or 1), whole.group(3))
-        return SLOT_RE.sub(lambda m: str(lookup(m.group(1), int(m.group(2) or 1), m.group(3))), obj)
+        if not SLOT_RE.search(obj):
+            return obj  # a constant (tool name, enum): never recased
+        return recase(SLOT_RE.sub(lambda m: str(lookup(m.group(1), int(m.group(2) or 1), m.group(3))), obj))
     return obj
+
+
+def _recase_all(on: set[str]):
+    """The casing the `*_all` transforms put on slot values and copied output strings."""
+    if "uppercase_all" in on:
+        return str.upper
+    if "lowercase_all" in on:
+        return str.lower
+    return lambda s: s
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -201,16 +232,19 @@ def _typo(word: str, rng: random.Random) -> str:
     return word[:i] + word[i] + word[i:]  # double a letter
 
 
-def _transform(segments: list[tuple[str, bool]], probs: dict[str, float],
+def _transform(segments: list[tuple[str, bool]], on: set[str],
                rng: random.Random) -> list[tuple[str, bool]]:
-    """Apply production-like noise to literal segments only; slot values stay verbatim."""
-    on = {name for name, p in sorted(probs.items()) if rng.random() < p}
+    """Apply the transforms `on` (production-like noise) to literal segments; slot values stay
+    verbatim except under `lowercase_all` / `uppercase_all`, which recase everything."""
+    recase = _recase_all(on)
+    whole = bool(on & {"lowercase_all", "uppercase_all"})  # then the literal-only casings stand down
     out = []
     for text, literal in segments:
+        text = recase(text)
         if literal and text:
-            if "lowercase" in on:
+            if "lowercase" in on and not whole:
                 text = text.lower()
-            if "uppercase" in on:
+            if "uppercase" in on and not whole:
                 text = text.upper()
             if "strip_punct" in on:
                 text = re.sub(r"[.,!?;]", "", text)
@@ -233,7 +267,8 @@ def _transform(segments: list[tuple[str, bool]], probs: dict[str, float],
 # ---------------------------------------------------------------------------- value generators
 # Bumped whenever a generator's output changes, so the template teacher's cache misses (the grammar
 # file alone would hash the same).
-GENERATORS_VERSION = 1
+GENERATORS_VERSION = 2
+SPOKEN_CLOCK_RE = re.compile(r"\b(past|to|o'clock|noon|midnight|midday)\b")
 
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
          "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
@@ -347,11 +382,11 @@ def duration_forms(seconds: int, unit: str = "second") -> list[str]:
 def _draw_clock(rng: random.Random) -> tuple[int, int]:
     h = rng.choice(range(6, 23)) if rng.random() < 0.8 else rng.randrange(24)
     r = rng.random()
-    if r < 0.35:
+    if r < 0.3:
         m = 0
-    elif r < 0.55:
+    elif r < 0.5:
         m = 30
-    elif r < 0.7:
+    elif r < 0.75:  # quarter past / quarter to: the spoken forms people get wrong most
         m = rng.choice([15, 45])
     elif r < 0.9:
         m = rng.randrange(1, 12) * 5
@@ -387,6 +422,10 @@ def generate_values(name: str, spec: dict) -> list[dict]:
         if kind == "clock_time":
             h, m = _draw_clock(rng)
             value, forms = f"{h:02d}:{m:02d}", clock_forms(h, m)
+            # A value has ~6 digit forms and 1-3 spoken ones; users say "quarter past seven" far
+            # more often than that, and it is the harder rule to learn, so spoken forms weigh 3x.
+            forms = list(dict.fromkeys(forms))
+            forms += [f for f in forms if SPOKEN_CLOCK_RE.search(f)] * 2
         elif kind == "duration":
             unit = spec.get("unit", "second")
             secs = _draw_duration(rng, unit)
@@ -394,7 +433,9 @@ def generate_values(name: str, spec: dict) -> list[dict]:
             value = secs if unit == "second" else secs // 60
         else:
             raise SpecError(f"slot {name}: unknown generator '{kind}' (known: clock_time, duration)")
-        out.append({"say": [rng.choice(prefixes) + f for f in dict.fromkeys(forms)], "value": value})
+        if kind != "clock_time":
+            forms = list(dict.fromkeys(forms))
+        out.append({"say": [rng.choice(prefixes) + f for f in forms], "value": value})
     return out
 
 

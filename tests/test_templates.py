@@ -93,3 +93,51 @@ def test_grammar_renders_generated_values_into_user_and_output(tmp_path):
         secs = row["output"]["arguments"]["duration_seconds"]
         assert isinstance(secs, int)
         assert row["user"].removeprefix("timer ") in duration_forms(secs)
+
+
+def _grammar(tmp_path, transforms: str):
+    g = tmp_path / "templates.yaml"
+    g.write_text(
+        "slots:\n"
+        "  person: [Lucía, Sam]\n"
+        "  body: ['see you at 8']\n"
+        "  date: [{say: ['on Friday'], value: friday}]\n"
+        "templates:\n"
+        f"  - {{id: t, category: create_reminder, difficulty: easy, data_type: canonical, transforms: {transforms},\n"
+        "     user: ['remind me to text {person} {body} {date}'],\n"
+        "     output: {tool: create_reminder, arguments: {text: 'text {person} {body}', date: '{date}', who: '{person}'}}}\n")
+    return Grammar.load(g)
+
+
+def test_whole_message_casing_reaches_values_and_the_copied_output(tmp_path):
+    """uppercase_all: the user typed everything in capitals, so the verbatim copies are capitals too;
+    typed values (the date) and constants (the tool name) keep their form."""
+    grammar = _grammar(tmp_path, "{uppercase_all: 1.0, lowercase: 1.0}")
+    row = grammar.render(grammar.templates[0], random.Random(1))
+    assert row["user"] == row["user"].upper() and "FRIDAY" in row["user"]
+    args = row["output"]["arguments"]
+    assert args["text"] == args["text"].upper() and args["text"] in row["user"]
+    assert args["who"] in ("LUCÍA", "SAM") and args["date"] == "friday"
+    assert row["output"]["tool"] == "create_reminder"
+    low = grammar.render(_grammar(tmp_path, "{lowercase_all: 1.0}").templates[0], random.Random(1))
+    assert low["output"]["arguments"]["who"] in ("lucía", "sam") and low["output"]["arguments"]["text"] in low["user"]
+
+
+def test_literal_casing_leaves_values_alone(tmp_path):
+    grammar = _grammar(tmp_path, "{uppercase: 1.0}")
+    row = grammar.render(grammar.templates[0], random.Random(1))
+    who = row["output"]["arguments"]["who"]
+    assert who in ("Lucía", "Sam") and f"{who} see you at 8" in row["user"] and row["user"].startswith("REMIND ME")
+
+
+def test_unknown_transform_is_a_spec_error(tmp_path):
+    with pytest.raises(SpecError, match="unknown transforms"):
+        _grammar(tmp_path, "{shout: 1.0}")
+
+
+def test_spoken_clock_forms_weigh_more():
+    """Each drawn clock value lists its spoken forms ("quarter past seven ...") three times."""
+    for v in generate_values("clock", {"generate": "clock_time", "n": 60}):
+        spoken = [f for f in set(v["say"]) if " past " in f or " to " in f]
+        for f in spoken:
+            assert v["say"].count(f) == 3
