@@ -19,6 +19,7 @@ from pathlib import Path
 
 from slm_factory.common import get_logger, load_params, response_cache_dir, write_metrics
 from slm_factory.gates import LeakCheck, check_row, label_conflicts, length_reasons
+from slm_factory.privacy import mask_text, privacy_gate
 from slm_factory.review import OVERRIDABLE, ReviewDecision, load_decisions
 from slm_factory.rows import Reason, Rejected, Row, iter_jsonl_raw, parse_row_line, write_jsonl
 from slm_factory.spec import TaskSpec
@@ -30,15 +31,26 @@ PARAMS = ("seed", "validate", "train.max_seq_length")  # exactly the stage's par
 
 def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_tokens,
                      max_seq_length: int, min_user_chars: int,
-                     decisions: dict[str, ReviewDecision] | None = None, max_line_bytes: int | None = None
+                     decisions: dict[str, ReviewDecision] | None = None, max_line_bytes: int | None = None,
+                     pii: str = "off", pii_region: str = "US"
                      ) -> tuple[list[Row], dict[str, list[Rejected]], list[str]]:
     """Pure core: {batch: [(line_no, text)]} -> (accepted rows, {batch: rejected records}, orphans).
 
-    Review decisions (keyed by row id) are applied here: `accept` overrules judgement gates only,
-    `edit` replaces the row and re-runs every gate on it, `reject` keeps or makes a row rejected.
-    Orphans: ids of decisions whose row is not in the input (not applied; the caller reports them).
+    The privacy gate runs first (`pii`: mask | reject | off; the kinds in the task's `pii_allowed`
+    stay): a masked row continues under its new id; a rejected one is filed masked. Review decisions
+    (keyed by row id, the original or the masked one) are applied here: `accept` overrules judgement
+    gates only, `edit` replaces the row and re-runs every gate on it, `reject` keeps or makes a row
+    rejected. Orphans: ids of decisions whose row is not in the input (not applied; the caller
+    reports them).
     """
     decisions = decisions or {}
+    allowed = spec.pii_allowed
+
+    def gate(row: Row | None) -> tuple[Row | None, list[Reason]]:
+        return privacy_gate(row, pii, allowed, pii_region) if row is not None else (None, [])
+
+    def masked_obj(obj: dict | None) -> dict | None:
+        return json.loads(mask_text(json.dumps(obj), pii, allowed, pii_region)) if obj is not None else None
     input_ids: set[str] = set()
     leak = LeakCheck(spec.leak_patterns)
     rejected: dict[str, list[Rejected]] = {b: [] for b in batches}
@@ -54,15 +66,21 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
             row_id = obj.get("id") if obj else None
             if isinstance(row_id, str):
                 input_ids.add(row_id)
-            decision = decisions.get(row_id) if isinstance(row_id, str) else None
+            row, pii_reasons = gate(row)
+            if row is not None:
+                input_ids.add(row.id)
+            decision = (decisions.get(row_id) if isinstance(row_id, str) else None) or \
+                (decisions.get(row.id) if row is not None else None)
             if decision and decision.decision == "edit" and decision.edited_row:
                 row, obj, reason = parse_row_line(json.dumps(decision.edited_row))
+                row, pii_reasons = gate(row)
             if reason is not None:
                 rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, reasons=[reason],
-                                            row=obj, raw=None if obj is not None else text,
+                                            row=masked_obj(obj),
+                                            raw=None if obj is not None else mask_text(text, pii, allowed, pii_region),
                                             row_id=row_id if isinstance(row_id, str) else None))
                 continue
-            candidates.append((b, line_no, row, check_row(row, spec, leak, min_user_chars), decision))
+            candidates.append((b, line_no, row, pii_reasons + check_row(row, spec, leak, min_user_chars), decision))
     too_long = length_reasons([r for _, _, r, _, _ in candidates], count_tokens, max_seq_length)
     conflicts = label_conflicts([r for _, _, r, rs, _ in candidates if not rs and r.id not in too_long], spec)
     accepted = []
@@ -113,6 +131,10 @@ def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Reje
         "accepted_by_data_type": dict(sorted(by_type.items())),
         "accepted_by_difficulty": dict(sorted(Counter(r.provenance.difficulty for r in accepted).items())),
         "missing_data_types": [t for t in spec.data_types() if by_type[t] == 0],
+        "pii_masked_rows": sum(1 for r in accepted if "pii_masked" in r.annotations),
+        "pii_masked_by_kind": dict(sorted(Counter(k for r in accepted for k, n in
+                                                  r.annotations.get("pii_masked", {}).items()
+                                                  for _ in range(n)).items())),
         "review_decisions": len(decisions or {}),
         "review_accepted": len(reviewed),
         "review_rejected": sum(1 for r in rej for x in r.reasons if x.code == "rejected_by_review"),
@@ -172,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     decisions = load_decisions(a.decisions)
     accepted, rejected, orphans = validate_batches(
         batches, spec, chat_token_counter(a.base_model), int(params["train"]["max_seq_length"]),
-        int(vcfg["min_user_chars"]), decisions, int(vcfg["max_line_bytes"]))
+        int(vcfg["min_user_chars"]), decisions, int(vcfg["max_line_bytes"]),
+        pii=str(vcfg["pii"]), pii_region=str(vcfg["pii_region"]))
     jcfg = (vcfg.get("judge") or {})
     if jcfg.get("provider"):
         accepted, judged = apply_judge(accepted, spec, jcfg, int(params["seed"]), response_cache_dir("judge", a.judge_cache),

@@ -62,6 +62,8 @@ class Judge(Group):
 class Validate(Group):
     min_user_chars: int = Field(ge=0)
     max_line_bytes: int = Positive
+    pii: Literal["mask", "reject", "off"]
+    pii_region: str = Field(pattern=r"^[A-Z]{2}$")  # where numbers without a country code are dialled
     judge: Judge
 
 

@@ -77,6 +77,15 @@ class TaskSpec:
         )
 
     @cached_property
+    def pii_allowed(self) -> frozenset[str]:
+        """`pii_allowed`: kinds of personal data that are the task's own data (the privacy gate keeps
+        them; it also checks the names, so this module needs no import of the gate)."""
+        kinds = self.raw.get("pii_allowed") or []
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise SpecError(f"{self.root / 'task.yaml'}: pii_allowed must be a list of kind names, got {kinds!r}")
+        return frozenset(kinds)
+
+    @cached_property
     def quotas(self) -> dict[str, Any]:
         """quotas.yaml, read on first use: only the stages that plan or count data read it (and
         declare it in dvc.yaml), so editing it reruns only those."""

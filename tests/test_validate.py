@@ -81,3 +81,27 @@ def test_metrics_refuse_to_lose_rows(spec):
         assert "lost rows" in str(e)
     else:
         raise AssertionError("expected the no-loss check to fire")
+
+
+def test_privacy_gate_masks_or_rejects_and_no_pii_reaches_an_output(spec, row_factory):
+    """validate.pii: a phone number is masked (same placeholder in request and answer) or the row is
+    rejected as pii_phone, filed masked; the task's allowed kind (e-mail recipients) stays; counts add up."""
+    phone = row_factory("text +1 415-555-2671 running late", {"tool": "send_message", "arguments": {
+        "recipient": "+1 415-555-2671", "channel": "sms", "body": "running late"}}, category="send_message")
+    email = row_factory("email sam@example.com the deck is ready", {"tool": "send_message", "arguments": {
+        "recipient": "sam@example.com", "channel": "email", "body": "the deck is ready"}}, category="send_message")
+    lines = [(1, dump_line(phone)), (2, dump_line(email)), (3, '{"id": "x", "messages": "call +1 415-555-2671"')]
+    mod = _validate_module()
+    accepted, rejected, _ = mod.validate_batches({"b": lines}, spec, words, 100, 4, pii="mask")
+    assert len(accepted) + len(rejected["b"]) == 3
+    by_user = {r.user: r for r in accepted}
+    masked = by_user["text <PHONE_1> running late"]
+    assert '"recipient":"<PHONE_1>"' in masked.assistant and masked.annotations["pii_masked"] == {"phone": 2}
+    assert by_user["email sam@example.com the deck is ready"].id == email.id
+    assert mod.metrics_for(3, accepted, rejected, spec)["pii_masked_by_kind"] == {"phone": 2}
+    accepted, rejected, _ = mod.validate_batches({"b": lines}, spec, words, 100, 4, pii="reject")
+    assert [r.id for r in accepted] == [email.id]
+    codes = {r.line: [x.code for x in r.reasons] for r in rejected["b"]}
+    assert codes[1] == ["pii_phone"] and codes[3] == ["json_invalid"]
+    everything = "".join(r.model_dump_json() for r in rejected["b"]) + "".join(r.model_dump_json() for r in accepted)
+    assert "415-555-2671" not in everything, everything[everything.find("415-555") - 400:]
