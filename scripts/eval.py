@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     ev = spec.eval
     paths = list(a.eval) + ([a.test] if a.test and cfg.get("release") else [])
     sets = load_sets(paths, int(cfg.get("limit", 0)), spec)
+    # A set no role names may be empty (data/eval/production.jsonl before any production log is
+    # imported): there is nothing to score, and no figure is better than a 0/0 one.
+    for name in [s for s, rows in sets.items() if not rows and s not in ev.sets]:
+        log.info("%s: empty, not scored", name)
+        del sets[name]
     if a.metrics:  # the pipeline form scores every set the spec gives a role (test only on release)
         missing = [s for s, role in ev.sets.items() if role != "test" and s not in sets]
         if missing:

@@ -1,12 +1,15 @@
 """ingest: import the rows people bring (other tools' datasets, product logs) as the task's rows.
 
     python scripts/ingest.py --params params.yaml --specs specs --raw data/raw --out data/imported \
-        --rejected data/rejected/ingest.jsonl --metrics metrics/ingest.json --details outputs/details/ingest.json
+        --eval-out data/eval/production.jsonl --rejected data/rejected/ingest.jsonl \
+        --metrics metrics/ingest.json --details outputs/details/ingest.json
 
-Every `*.jsonl` file in --raw is read (formats: slm_factory/ingest.py); its rows go to
+Every `*.jsonl` file in --raw is read (formats: slm_factory/ingest.py) and passes the privacy gate
+(`validate.pii`). Production logs fill the eval set --eval-out first (`ingest.route: eval_first`, up
+to `ingest.eval_quota` rows that pass the contract gates); every other row goes to
 `--out/import_<stem>.jsonl`, which `validate` reads beside the generated batches, so imported rows pass
-the same gates, dedupe and split. Each input line leaves as one row or one rejected record with its
-reason (input = imported + rejected). An empty --raw imports nothing.
+the same gates, dedupe and split. Each input line leaves as one row (train or eval) or one rejected
+record with its reason (input = imported + eval + rejected). An empty --raw imports nothing.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from collections import Counter
 from pathlib import Path
 
 from slm_factory.common import get_logger, load_params, write_metrics
-from slm_factory.ingest import IngestSettings, ingest_file
-from slm_factory.rows import Reason, Rejected, iter_jsonl_raw, write_jsonl
+from slm_factory.gates import LeakCheck, check_row
+from slm_factory.ingest import IngestSettings, ingest_file, protect, route_production
+from slm_factory.rows import Reason, Rejected, Row, iter_jsonl_raw, write_jsonl
 from slm_factory.spec import TaskSpec
 
 log = get_logger("ingest")
-PARAMS = ("ingest",)  # exactly the stage's params in dvc.yaml
-HEADLINE = ["input", "imported", "rejected"]
+# exactly the stage's params in dvc.yaml: the privacy gate's and the row gates' settings are validate's
+PARAMS = ("ingest", "validate.pii", "validate.pii_region", "validate.min_user_chars")
+HEADLINE = ["input", "imported", "eval", "rejected"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,11 +37,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--specs", type=Path, required=True)
     ap.add_argument("--raw", type=Path, required=True, help="folder of *.jsonl files to import")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--eval-out", type=Path, required=True, help="the production eval set (filled first)")
     ap.add_argument("--rejected", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--details", type=Path)
     a = ap.parse_args(argv)
-    cfg = load_params(a.params, PARAMS)["ingest"]
+    params = load_params(a.params, PARAMS)
+    cfg, vcfg = params["ingest"], params["validate"]
     settings = IngestSettings(format=cfg["format"], data_type=cfg["data_type"], difficulty=cfg["difficulty"])
     spec = TaskSpec.load(a.specs)
     files = sorted(a.raw.glob("*.jsonl")) if a.raw.is_dir() else []
@@ -48,8 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(a.out)
     a.out.mkdir(parents=True)
     rejected: list[Rejected] = []
-    n_input = n_rows = 0
+    n_input = 0
     by_file, by_format = {}, Counter()
+    per_file: list[tuple[str, list[Row]]] = []
     for f in files:
         lines, too_long = [], []
         for line_no, text in iter_jsonl_raw(f):
@@ -61,22 +69,37 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 lines.append((line_no, text))
         rows, rej, fmt = ingest_file(f.stem, lines, spec, settings)
-        rej = sorted(too_long + rej, key=lambda r: r.line or 0)
-        write_jsonl(a.out / f"import_{f.stem}.jsonl", rows)
+        rows, rej = protect(rows, too_long + rej, vcfg["pii"], spec.pii_allowed, vcfg["pii_region"])
+        rej = sorted(rej, key=lambda r: r.line or 0)
+        per_file.append((f.stem, rows))
         rejected += rej
         n_input += len(lines) + len(too_long)
-        n_rows += len(rows)
-        by_file[f.stem] = {"format": fmt, "input": len(lines) + len(too_long), "imported": len(rows), "rejected": len(rej)}
+        by_file[f.stem] = {"format": fmt, "input": len(lines) + len(too_long), "rows": len(rows), "rejected": len(rej)}
         by_format[fmt or "none"] += len(rows)
         log.info("%s: %s, %d lines -> %d rows, %d rejected", f.name, fmt, len(lines) + len(too_long), len(rows), len(rej))
-    if n_input != n_rows + len(rejected):  # the no-loss invariant; a bug if it ever fails
-        raise AssertionError(f"ingest lost rows: input {n_input} != {n_rows} + {len(rejected)}")
+    quota = int(cfg["eval_quota"]) if cfg["route"] == "eval_first" else 0
+    leak = LeakCheck(spec.leak_patterns)
+    eval_rows, train_rows, eval_rej = route_production(
+        [r for _, rows in per_file for r in rows], quota, lambda r: check_row(r, spec, leak, int(vcfg["min_user_chars"])))
+    n_rows = 0
+    for stem, _ in per_file:
+        train = [r for r in train_rows if r.provenance.batch == f"import_{stem}"]
+        write_jsonl(a.out / f"import_{stem}.jsonl", train)
+        n_rows += len(train)
+        by_file[stem].update(imported=len(train), eval=sum(1 for r in eval_rows if r.provenance.batch == f"import_{stem}"))
+    rejected += eval_rej
+    if n_input != n_rows + len(eval_rows) + len(rejected):  # the no-loss invariant; a bug if it ever fails
+        raise AssertionError(f"ingest lost rows: input {n_input} != {n_rows} + {len(eval_rows)} + {len(rejected)}")
     write_jsonl(a.rejected, rejected)
+    write_jsonl(a.eval_out, eval_rows)
     write_metrics(a.metrics, a.details, {
-        "input": n_input, "imported": n_rows, "rejected": len(rejected), "files": len(files),
-        "imported_by_format": dict(sorted(by_format.items())),
+        "input": n_input, "imported": n_rows, "eval": len(eval_rows), "rejected": len(rejected), "files": len(files),
+        "eval_quota": quota, "imported_by_format": dict(sorted(by_format.items())),
         "rejected_by_reason": dict(sorted(Counter(x.code for r in rejected for x in r.reasons).items())),
+        "pii_masked_rows": sum(1 for _, rows in per_file for r in rows if "pii_masked" in r.annotations),
         "by_file": by_file}, HEADLINE)
+    if eval_rows:
+        log.info("%d production rows -> %s (eval first, quota %d)", len(eval_rows), a.eval_out, quota)
     if not files:
         log.info("no *.jsonl files in %s: nothing to import", a.raw)
 

@@ -155,6 +155,8 @@ class Ingest(Group):
     data_type: str
     difficulty: str
     max_line_bytes: int = Positive
+    route: Literal["eval_first", "train"]  # production rows: fill the eval set first, or all to training
+    eval_quota: int = Field(ge=0)
 
 
 class AnalyzeErrors(Group):

@@ -19,6 +19,12 @@ conversation's rows together. Where it came from (file stem, line, format, origi
 A line that cannot become a row is rejected with a reason, never dropped: not JSON, no known format,
 a format other than the file's, multi-turn (one row is one system/user/assistant exchange; multi-turn
 traces are not imported yet), or an answer naming no category of the task.
+
+Then, in the stage: personal data is masked (or the row rejected) by the privacy gate before anything
+is written (`protect`), and production logs feed evals first (`route_production`): the first
+`ingest.eval_quota` production rows that pass the contract gates become the locked eval set
+`data/eval/production.jsonl` (dedupe and split keep train away from them and their near-duplicates;
+eval scores them like golden), and only the rest go to training.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .formats import FormatError, from_alpaca, from_openai, from_sharegpt
+from .privacy import mask_text, privacy_gate
 from .rows import Reason, Rejected, Row, make_row
 from .spec import TaskSpec
 
@@ -185,3 +192,51 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
             "category": label, "data_type": cfg.data_type, "difficulty": cfg.difficulty, "source": "human",
             "batch": batch, "group": group, "generator": f"import:{fmt}"}, **{"import": {**note, **extra}}))
     return rows, rejected, file_fmt
+
+
+def protect(rows: list[Row], rejected: list[Rejected], mode: str, allowed: frozenset[str], region: str
+            ) -> tuple[list[Row], list[Rejected]]:
+    """The privacy gate (slm_factory.privacy) on what ingest writes: rows masked (or, with
+    `mode: reject`, turned into rejected records, themselves masked), and rejected records' raw lines
+    and objects masked, so no personal data from data/raw reaches an output."""
+    if mode == "off":
+        return rows, rejected
+    kept: list[Row] = []
+    out = [r.model_copy(update={
+        "row": json.loads(mask_text(json.dumps(r.row), mode, allowed, region)) if r.row is not None else None,
+        "raw": mask_text(r.raw, mode, allowed, region) if r.raw else r.raw}) for r in rejected]
+    for row in rows:
+        masked, reasons = privacy_gate(row, mode, allowed, region)
+        if reasons:
+            imp = row.annotations.get("import", {})
+            out.append(Rejected(stage="ingest", batch=row.provenance.batch, line=imp.get("line"), row_id=masked.id,
+                                reasons=reasons, row=masked.model_dump(mode="json")))
+        else:
+            kept.append(masked)
+    return kept, out
+
+
+def route_production(rows: list[Row], quota: int, gate) -> tuple[list[Row], list[Row], list[Rejected]]:
+    """Production logs feed evals first: `(eval_rows, train_rows, rejected)`.
+
+    Production rows (`generator: import:production`), in input order (file name, then line), fill the
+    eval set until it holds `quota` rows; each must pass `gate(row) -> [Reason]` (the contract gates:
+    an eval row with a broken answer would score the model against garbage), else it is rejected and
+    the next one is tried. The rest, and every row of another format, go to training. Because the
+    order is the files' order, appending lines to data/raw keeps the eval rows that were already there.
+    """
+    eval_rows: list[Row] = []
+    train_rows: list[Row] = []
+    rejected: list[Rejected] = []
+    for row in rows:
+        if row.provenance.generator != "import:production" or len(eval_rows) >= quota:
+            train_rows.append(row)
+            continue
+        reasons = gate(row)
+        if reasons:
+            imp = row.annotations.get("import", {})
+            rejected.append(Rejected(stage="ingest", batch=row.provenance.batch, line=imp.get("line"),
+                                     row_id=row.id, reasons=reasons, row=row.model_dump(mode="json")))
+        else:
+            eval_rows.append(row)
+    return eval_rows, train_rows, rejected

@@ -103,16 +103,17 @@ def test_ingest_stage_then_validate_keep_every_row(tmp_path, spec, tokenizer_dir
         shutil.copy(f, raw / f.name)
     (raw / "huge.jsonl").write_text(json.dumps({"input": "x" * 3000, "output": "{}"}) + "\n")
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(params_with({"ingest": {"max_line_bytes": 2000}})))
+    params.write_text(yaml.safe_dump(params_with({"ingest": {"max_line_bytes": 2000, "route": "train"}})))
     out = tmp_path / "imported"
     (out / "stale.jsonl").parent.mkdir()
     (out / "stale.jsonl").write_text("left from an earlier run\n")
     load_script("ingest").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--raw", str(raw),
-                                "--out", str(out), "--rejected", str(tmp_path / "rejected.jsonl"),
+                                "--out", str(out), "--eval-out", str(tmp_path / "production.jsonl"),
+                                "--rejected", str(tmp_path / "rejected.jsonl"),
                                 "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "d.json")])
     m = json.loads((tmp_path / "d.json").read_text())
     n_lines = sum(1 for f in raw.glob("*.jsonl") for _ in iter_jsonl_raw(f))
-    assert m["input"] == n_lines == m["imported"] + m["rejected"] and m["imported"] == 17
+    assert m["input"] == n_lines == m["imported"] + m["rejected"] and m["imported"] == 17 and m["eval"] == 0
     assert m["rejected_by_reason"]["line_too_long"] == 1 and m["by_file"]["huge"]["rejected"] == 1
     assert sorted(p.name for p in out.iterdir()) == sorted(f"import_{f.stem}.jsonl" for f in raw.glob("*.jsonl"))
     assert len(read_jsonl(tmp_path / "rejected.jsonl")) == m["rejected"]
@@ -142,11 +143,96 @@ def test_a_data_type_the_task_lacks_is_an_error_only_with_files_to_import(tmp_pa
 
     def run():
         load_script("ingest").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--raw", str(raw),
-                                    "--out", str(tmp_path / "out"), "--rejected", str(tmp_path / "rej.jsonl"),
-                                    "--metrics", str(tmp_path / "m.json")])
+                                    "--out", str(tmp_path / "out"), "--eval-out", str(tmp_path / "p.jsonl"),
+                                    "--rejected", str(tmp_path / "rej.jsonl"), "--metrics", str(tmp_path / "m.json")])
 
     run()  # nothing to import: the stage runs (a task without that data type still reproduces)
-    assert json.loads((tmp_path / "m.json").read_text()) == {"input": 0, "imported": 0, "rejected": 0}
+    assert json.loads((tmp_path / "m.json").read_text()) == {"input": 0, "imported": 0, "eval": 0, "rejected": 0}
     shutil.copy(DATA / "alpaca.jsonl", raw / "alpaca.jsonl")
     with pytest.raises(SystemExit, match="ingest.data_type 'no_such_type' is not one of"):
         run()
+
+
+CHORES = ["move the car", "water the ferns", "call the bank", "book the vet", "pay the nanny", "renew the lease",
+          "order toner", "fix the gate", "email the tutor", "pick up the cake"]
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _production_log(n: int) -> list[str]:
+    """n product-log lines, each with personal data: a phone number as the recipient, or a card number
+    or a password said inside a reminder."""
+    lines = []
+    for i in range(n):
+        phone = f"+1 415-555-{2600 + i}"
+        if i % 3 == 0:
+            user = f"text {phone} that {CHORES[i % 10]} is done, ticket {i}"
+            out = {"tool": "send_message", "arguments": {"recipient": phone, "channel": "sms",
+                                                         "body": f"{CHORES[i % 10]} is done, ticket {i}"}}
+        elif i % 3 == 1:
+            user = f"remind me to {CHORES[i % 10]} on {DAYS[i % 7]}, my password is hunter{i}xyz"
+            out = {"tool": "create_reminder", "arguments": {"text": CHORES[i % 10], "date": DAYS[i % 7]}}
+        else:
+            user = f"remind me to pay card 4111 1111 1111 1111 bill #{i} on {DAYS[i % 7]}"
+            out = {"tool": "create_reminder", "arguments": {"text": f"pay card 4111 1111 1111 1111 bill #{i}",
+                                                            "date": DAYS[i % 7]}}
+        lines.append(json.dumps({"id": f"log-{i}", "input": user, "output": out}))
+    return lines
+
+
+def test_production_logs_fill_the_eval_set_first_and_no_pii_survives(tmp_path, tokenizer_dir):
+    """Issue 16's acceptance: 100 production rows with PII; the eval set fills first (quota 40), the
+    rest go to training; no PII in any output; no eval row or near-duplicate of one reaches the
+    deduped training rows (dedupe with the production set locked, as in dvc.yaml)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    logs = _production_log(100)
+    (raw / "app_logs.jsonl").write_text("\n".join(logs) + "\n")
+    # near-duplicates of the first eval rows, arriving from another tool's export
+    near = [{"messages": [{"role": "user", "content": json.loads(line)["input"] + " please"},
+                          {"role": "assistant", "content": json.dumps(json.loads(line)["output"], separators=(",", ":"))}]}
+            for line in logs[:6]]
+    (raw / "chat_export.jsonl").write_text("\n".join(json.dumps(r) for r in near) + "\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(params_with({"ingest": {"eval_quota": 40}})))
+    out, prod = tmp_path / "imported", tmp_path / "eval" / "production.jsonl"
+    load_script("ingest").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--raw", str(raw),
+                                "--out", str(out), "--eval-out", str(prod), "--rejected", str(tmp_path / "rej.jsonl"),
+                                "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "d.json")])
+    m = json.loads((tmp_path / "d.json").read_text())
+    assert m["input"] == 106 == m["imported"] + m["eval"] + m["rejected"]
+    eval_rows = read_rows(prod)
+    assert m["eval"] == len(eval_rows) == 40 and m["pii_masked_rows"] == 106
+    # the first 40 production lines that pass the contract gates, in file order
+    assert [r.annotations["import"]["line"] for r in eval_rows] == sorted(r.annotations["import"]["line"] for r in eval_rows)
+    assert eval_rows[0].annotations["import"]["original_id"] == "log-0"
+    assert all(r.provenance.generator == "import:production" for r in eval_rows)
+    assert eval_rows[0].user.startswith("text <PHONE_1> that") and '"recipient":"<PHONE_1>"' in eval_rows[0].assistant
+    # validate, then dedupe with the production set locked: the near-duplicates of eval rows are dropped
+    gen = tmp_path / "generated"
+    gen.mkdir()
+    (gen / "batch_001.jsonl").write_text("")
+    load_script("validate").main([
+        "--params", str(params), "--specs", str(ROOT / "specs"), "--generated", str(gen), "--imported", str(out),
+        "--base-model", str(tokenizer_dir), "--accepted", str(tmp_path / "accepted.jsonl"),
+        "--rejected", str(tmp_path / "vrej"), "--metrics", str(tmp_path / "vm.json")])
+    load_script("dedupe").main([
+        "--params", str(params), "--rows", str(tmp_path / "accepted.jsonl"), "--locked", str(prod),
+        "--out", str(tmp_path / "deduped.jsonl"), "--rejected", str(tmp_path / "drej.jsonl"),
+        "--rejected-root", str(tmp_path / "rejroot"), "--summary", str(tmp_path / "SUMMARY.md"),
+        "--metrics", str(tmp_path / "dm.json")])
+    train = read_rows(tmp_path / "deduped.jsonl")
+    near_drops = [r["reasons"][0] for r in read_jsonl(tmp_path / "drej.jsonl")
+                  if r["row"]["messages"][1]["content"].endswith(" please")]
+    assert len(near_drops) == 6
+    assert all(x["code"].startswith("eval_overlap_") and x["detail"]["twin_set"] == "production" for x in near_drops)
+    eval_users = {r.user for r in eval_rows}
+    assert train and not any(r.user in eval_users or r.user.removesuffix(" please") in eval_users for r in train)
+    assert {r.annotations["import"]["original_id"] for r in train}.isdisjoint(
+        {r.annotations["import"]["original_id"] for r in eval_rows})
+    # no personal data in anything the stages wrote
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and raw not in p.parents and p.suffix in (".jsonl", ".json", ".md")]
+    assert len(written) >= 8
+    for p in written:
+        text = p.read_text()
+        for secret in ("415-555-26", "4111 1111 1111 1111", "hunter1xyz"):
+            assert secret not in text, f"{secret} in {p}"
