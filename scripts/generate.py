@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from slm_factory.common import get_logger, load_params, read_json, response_cache_dir, write_json, write_metrics
-from slm_factory.generation import batch_name, response_to_rows
+from slm_factory.generation import batch_name, native_tools_labeller, response_to_rows
 from slm_factory.rows import Reason, Rejected, write_jsonl
 from slm_factory.spec import TaskSpec
 from slm_factory.teacher import ResponseCache, ask_cached, make_teacher, plan_requests
@@ -42,6 +42,8 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
     tcfg = params.get("teacher", {}) or {}
     gcfg = params.get("generate", {}) or {}
     teacher = make_teacher(spec, tcfg, int(params["seed"]), cache_dir)  # fails here on a missing key
+    if tcfg.get("mode") == "native_tools":
+        teacher.relabel = native_tools_labeller(spec)
     plan_items = []
     if params.get("repair") and repair_plan and repair_plan.exists():
         plan_items = read_json(repair_plan).get("items", [])

@@ -27,7 +27,7 @@ class Teacher(Group):
     model: str | None
     base_url: str | None
     api_key_env: str | None
-    mode: Literal["online", "batch"]
+    mode: Literal["online", "batch", "native_tools"]
     temperature: float = Field(ge=0, le=2)
     max_tokens: int = Positive
     rows_per_request: int = Positive

@@ -44,6 +44,7 @@ class FakeLLM:
         self.rules = load_module(rules, "_fake_llm_rules") if rules.exists() else None
         self.latency_s, self.faults, self.batch_delay_s, self.hang_s = latency_s, faults or {}, batch_delay_s, hang_s
         self.log: list[dict] = []
+        self.tool_requests = 0
         self.attempts: dict[int, int] = {}
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -128,6 +129,21 @@ class FakeLLM:
                 "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
                           "total_tokens": (len(prompt) + len(text)) // 4}}
 
+    @staticmethod
+    def tool_call_completion(answer: dict, tools: list[dict], prompt: str) -> dict:
+        names = {t["function"]["name"] for t in tools}
+        name = next((v for v in answer.values() if isinstance(v, str) and v in names), None)
+        args = next((v for v in answer.values() if isinstance(v, dict)), {})
+        if name is None:
+            message, finish = {"role": "assistant", "content": "Nothing to do for that."}, "stop"
+        else:
+            message, finish = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": "call_0", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}]}, "tool_calls"
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake",
+                "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+                "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 10, "total_tokens": len(prompt) // 4 + 10}}
+
     def run_batch(self, kind: str, items: list[dict]) -> list[dict]:
         out = []
         for item in items:
@@ -185,6 +201,12 @@ class FakeLLM:
                     system = req.get("system") or next((m["content"] for m in req["messages"]
                                                         if m["role"] == "system"), None)
                     prompt = next(m["content"] for m in req["messages"] if m["role"] == "user")
+                    if system and fake.rules is not None and req.get("tools"):
+                        # a tool-calling model (teacher.mode native_tools): the rule router's answer as
+                        # a native tool call, or plain text when it names no tool offered
+                        fake.record(path, prompt, 200)
+                        fake.tool_requests += 1
+                        return self.send(200, fake.tool_call_completion(fake.rules.route(prompt), req["tools"], prompt))
                     if system and fake.rules is not None:  # answering as the task's model: a rule router
                         text = json.dumps(fake.rules.route(prompt), separators=(",", ":"))
                         fake.record(path, prompt, 200)

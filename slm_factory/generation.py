@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+from .formats import tools_from_schema
 from .rows import Provenance, Reason, Rejected, Row, make_row
 from .spec import TaskSpec
 from .teacher import Request, Response
@@ -60,3 +62,38 @@ def response_to_rows(response: Response, request: Request, spec: TaskSpec, batch
         )
         rows.append(make_row(spec.system_prompt, str(obj["user"]), assistant, prov))
     return rows, rejected
+
+
+def native_tools_labeller(spec: TaskSpec):
+    """`teacher.mode: native_tools`: an async (teacher, response) -> response that relabels the
+    teacher's rows with the endpoint's own tool calls. Each row's request is sent under the task's
+    system prompt with the catalog as `tools`; the call becomes the answer as the task's JSON
+    (`label_key`/`args_key`), no call becomes the negative label (or, for a task without one, the
+    text, which validate then judges). A failed response is passed on unchanged, so generate rejects
+    it with its reason."""
+    tools = tools_from_schema(spec.json_schema(), spec.label_key, spec.args_key, spec.negative_label)
+
+    async def relabel(teacher, resp: Response) -> Response:
+        if resp.stop_reason != "end":
+            return resp
+        try:
+            objs = [o for o in _objects(resp.text) if isinstance(o, dict) and "user" in o]
+        except json.JSONDecodeError:
+            return resp
+        calls = await asyncio.gather(*(teacher.tool_call(spec.system_prompt, str(o["user"]), tools) for o in objs))
+        usage = dict(resp.usage)
+        lines = []
+        for o, (call, text, u) in zip(objs, calls):
+            for k in ("input_tokens", "output_tokens"):
+                usage[k] = usage.get(k, 0) + u.get(k, 0)
+            if call is not None:
+                answer: Any = {spec.label_key: call["name"], spec.args_key: call["arguments"]}
+            elif spec.negative_label:
+                answer = {spec.label_key: spec.negative_label, spec.args_key: {}}
+            else:
+                answer = text
+            keep = {k: v for k, v in o.items() if k not in ("output", "assistant")}
+            lines.append(json.dumps({**keep, "output": answer}, ensure_ascii=False))
+        return Response(text="\n".join(lines), stop_reason="end", usage=usage)
+
+    return relabel

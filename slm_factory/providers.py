@@ -9,6 +9,12 @@ backoff that honours Retry-After. Every response is handed to `on_response` the 
 dispatching before the worst case of what is in flight could exceed the budget.
 `teacher.mode: batch` uses the OpenAI Batch API / Anthropic Message Batches (half price); submitted
 batch ids are kept next to the cache so a restarted run polls them instead of resubmitting.
+`teacher.mode: native_tools` (OpenAI-compatible endpoints: vLLM, Ollama, OpenAI) collects traces the
+way a tool-calling model is used in production: the teacher writes the requests, then each request is
+sent again under the task's system prompt with the catalog as `tools` (`tool_call`), and the model's
+own tool call becomes the label (`generation.native_tools_labeller`, which generate sets as
+`relabel`). The labelling calls' tokens are added to the response's usage, so the budget and the
+cache see one response.
 """
 
 from __future__ import annotations
@@ -103,6 +109,13 @@ class LLMTeacher:
             raise TeacherConfigError(f"teacher.model is required for provider {self.provider}")
         self.api_key = require_key(cfg)
         self.mode = cfg.get("mode", "online")
+        if self.mode == "native_tools":
+            if self.provider == "anthropic":
+                raise TeacherConfigError("teacher.mode native_tools calls an OpenAI-compatible endpoint's `tools`: "
+                                         "use provider openai or openai_compatible")
+            if not spec.args_key:
+                raise TeacherConfigError("teacher.mode native_tools maps tool calls onto label_key/args_key: "
+                                         f"{spec.root}/task.yaml names no args_key")
         self.http_client = cfg.get("http_client", "aiohttp")
         if self.http_client not in ("aiohttp", "httpx"):
             raise TeacherConfigError(f"teacher.http_client must be aiohttp or httpx, not {self.http_client!r}")
@@ -123,6 +136,8 @@ class LLMTeacher:
                              price_out=factor * float(price["output"]) / 1e6)
         self.stats = RunStats()
         self.progress: Progress | None = None
+        # native_tools: async (teacher, response) -> response, set by the generate stage
+        self.relabel: Callable[..., Any] | None = None
         self._client = None
 
     # --- identity and prompts -----------------------------------------------------------------
@@ -134,7 +149,9 @@ class LLMTeacher:
         return {"provider": self.provider, "model": self.model, "base_url": self.base_url,
                 "temperature": self.cfg.get("temperature"), "max_tokens": self.cfg.get("max_tokens"),
                 "rows_per_request": self.rows_per_request, "seed": self.seed,
-                "template": hashlib.sha256(self.template.encode()).hexdigest()[:16]}
+                "template": hashlib.sha256(self.template.encode()).hexdigest()[:16],
+                # only when set, so the cache keys of the other modes stay what they were
+                **({"labels": "native_tools"} if self.mode == "native_tools" else {})}
 
     def prompt_for(self, r: Request) -> str:
         spec = self.spec
@@ -229,6 +246,9 @@ class LLMTeacher:
 
     # --- online mode ----------------------------------------------------------------------------
     def complete(self, requests: list[Request], on_response: OnResponse) -> RunStats:
+        if self.mode == "native_tools" and self.relabel is None:
+            raise TeacherConfigError("teacher.mode native_tools: no labeller set (generate sets "
+                                     "generation.native_tools_labeller)")
         if self.mode == "batch":
             return asyncio.run(self._batch(requests, on_response))
         return asyncio.run(self._online(requests, on_response))
@@ -253,6 +273,8 @@ class LLMTeacher:
                 usage = None
                 try:
                     resp = await self._call(self._body(prompt, r))
+                    if self.mode == "native_tools":
+                        resp = await self.relabel(self, resp)
                     usage = resp.usage
                     self._record(r, resp, on_response)
                 except Exception as e:  # noqa: BLE001 - after the SDK's retries, a request is reported, not fatal
@@ -266,6 +288,25 @@ class LLMTeacher:
         await asyncio.gather(*(run(r) for r in requests))
         await self._close()
         return self.stats
+
+    async def tool_call(self, system: str, user: str, tools: list[dict]) -> tuple[dict | None, str, dict]:
+        """One request with `tools` offered (OpenAI's function calling), temperature 0: (the first
+        call as {"name", "arguments" (parsed)} or None, the text content, usage)."""
+        import httpx2
+
+        body = {"model": self.model, "temperature": 0.0, "tools": tools, "tool_choice": "auto",
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                "max_completion_tokens" if self.provider == "openai" else "max_tokens": int(self.cfg.get("max_tokens", 1024))}
+        raw = await self.client().post("/chat/completions", body=body, cast_to=httpx2.Response)
+        comp = json.loads(raw.content)
+        u = comp.get("usage") or {}
+        usage = {"input_tokens": int(u.get("prompt_tokens") or 0), "output_tokens": int(u.get("completion_tokens") or 0)}
+        message = (comp.get("choices") or [{}])[0].get("message") or {}
+        calls = message.get("tool_calls") or []
+        if not calls:
+            return None, message.get("content") or "", usage
+        fn = calls[0]["function"]
+        return {"name": fn["name"], "arguments": json.loads(fn.get("arguments") or "{}")}, message.get("content") or "", usage
 
     async def _close(self) -> None:
         """Close the client inside the event loop that used it; the next run builds a fresh one."""

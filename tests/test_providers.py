@@ -266,3 +266,27 @@ def test_larger_model_baseline_answers_eval_rows(keys, provider, spec, row_facto
         texts, seconds = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows])
     m = summarize([score_row(r, t, spec, "dev") for r, t in zip(rows, texts)], spec)
     assert m["exact_match"] == 1.0 and seconds > 0
+
+
+def test_native_tools_labels_rows_with_the_endpoints_tool_calls(tmp_path, keys, spec):
+    """teacher.mode native_tools: the teacher writes the requests, then each one is sent with the
+    catalog as `tools` and the model's tool call is the label (the fake answers with its rule router,
+    so every label must be the router's, not the grammar's); no call -> the negative label."""
+    rules = __import__("slm_factory.spec", fromlist=["load_module"]).load_module(ROOT / "specs" / "rules.py", "_r")
+    with FakeLLM(ROOT / "specs") as fake:
+        params = params_file(tmp_path, {"provider": "openai_compatible", "model": "qwen3-8b", "mode": "native_tools",
+                                        "base_url": fake.url + "/v1"}, 12)
+        load_script("generate").main(gen_args(tmp_path, params))
+        rows = [json.loads(line) for f in sorted((tmp_path / "data/generated").glob("*.jsonl"))
+                for line in f.read_text().splitlines()]
+        assert len(rows) == 12 and fake.tool_requests == 12
+        for row in rows:
+            user, answer = row["messages"][1]["content"], json.loads(row["messages"][2]["content"])
+            assert answer == rules.route(user)
+        labels = {json.loads(r["messages"][2]["content"])["tool"] for r in rows}
+        assert "no_tool" in labels and len(labels) >= 3  # text answers became the negative label
+        sent = len(fake.log)
+        load_script("generate").main(gen_args(tmp_path, params))  # labels are cached with the response
+        assert len(fake.log) == sent
+    with pytest.raises(TeacherConfigError, match="OpenAI-compatible"):
+        LLMTeacher(spec, {"provider": "anthropic", "model": "m", "mode": "native_tools"}, 0)
