@@ -102,3 +102,14 @@ def test_bad_gate_settings_are_clear_errors():
 def test_mask_text_for_lines_that_never_became_rows():
     assert mask_text('{"broken": "call +1 415-555-2671"', "reject") == '{"broken": "call <PHONE_1>"'
     assert mask_text("call +1 415-555-2671", "off") == "call +1 415-555-2671"
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("on 2026-12-03 call +1 415-555-2671", "phone"),          # a date beside the number
+    ("reach me on 415.555.2671 after 15/01/2027", "phone"),
+    ('{"recipient":"+1 (415) 555-2671"}', "phone"),
+    ('{"body":"AKIAIOSFODNN7EXAMPLE"}', "secret"),             # a token inside JSON punctuation
+    ("my home IP is 81.2.69.160, block it", "ip"),   # public addresses (private ones are no one's)
+])
+def test_the_cheap_prefilters_do_not_hide_findings(text, kind):
+    assert kind in {k for k, _ in kinds(text)}
