@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         write_jsonl(a.out / f"import_{stem}.jsonl", train)
         n_rows += len(train)
         by_file[stem].update(imported=len(train), eval=sum(1 for r in eval_rows if r.provenance.batch == f"import_{stem}"))
+    for r in eval_rej:  # a production row the contract gates kept out of the eval set
+        by_file[r.batch.removeprefix("import_")]["rejected"] += 1
     rejected += eval_rej
     if n_input != n_rows + len(eval_rows) + len(rejected):  # the no-loss invariant; a bug if it ever fails
         raise AssertionError(f"ingest lost rows: input {n_input} != {n_rows} + {len(eval_rows)} + {len(rejected)}")

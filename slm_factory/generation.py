@@ -77,13 +77,15 @@ def native_tools_labeller(spec: TaskSpec):
         if resp.stop_reason != "end":
             return resp
         try:
-            objs = [o for o in _objects(resp.text) if isinstance(o, dict) and "user" in o]
+            objs = _objects(resp.text)
         except json.JSONDecodeError:
             return resp
-        calls = await asyncio.gather(*(teacher.tool_call(spec.system_prompt, str(o["user"]), tools) for o in objs))
+        # an object without a request is passed on as it is, for response_to_rows to reject with its reason
+        asks = [o for o in objs if isinstance(o, dict) and "user" in o]
+        lines = [json.dumps(o, ensure_ascii=False) for o in objs if not (isinstance(o, dict) and "user" in o)]
+        calls = await asyncio.gather(*(teacher.tool_call(spec.system_prompt, str(o["user"]), tools) for o in asks))
         usage = dict(resp.usage)
-        lines = []
-        for o, (call, text, u) in zip(objs, calls):
+        for o, (call, text, u) in zip(asks, calls):
             for k in ("input_tokens", "output_tokens"):
                 usage[k] = usage.get(k, 0) + u.get(k, 0)
             if call is not None:

@@ -66,10 +66,12 @@ def _secret_plugins() -> tuple:
 
 
 def _token_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a match to the whitespace-delimited token around it (a plugin may report a prefix)."""
-    while start > 0 and not text[start - 1].isspace():
+    """Widen a match to the token around it (a plugin may report a prefix); spaces and JSON's
+    quotes and brackets end a token, so a secret inside an answer's string stays inside it."""
+    stop = set(" \t\n\r\"'{}[],")
+    while start > 0 and text[start - 1] not in stop:
         start -= 1
-    while end < len(text) and not text[end].isspace():
+    while end < len(text) and text[end] not in stop:
         end += 1
     while end > start and text[end - 1] in ".,;:!?)\"'":
         end -= 1
@@ -112,6 +114,8 @@ def find_pii(text: str, region: str = "US", kinds: tuple[str, ...] = KINDS) -> l
         from stdnum import iban
         found += [Finding("iban", m.start(), m.end(), m.group()) for m in IBAN_RE.finditer(text)
                   if iban.is_valid(m.group())]
+    if "secret" in kinds:
+        found += [Finding("secret", m.start(1), m.end(1), m.group(1)) for m in PASSWORD_RE.finditer(text)]
     if ("secret" in kinds or "ip" in kinds) and SECRET_HINT_RE.search(text):
         for plugin in _secret_plugins():
             kind = "ip" if "IP" in plugin.secret_type else "secret"
@@ -121,8 +125,6 @@ def find_pii(text: str, region: str = "US", kinds: tuple[str, ...] = KINDS) -> l
                 for m in re.finditer(re.escape(value), text):
                     s, e = (m.start(), m.end()) if kind == "ip" else _token_around(text, m.start(), m.end())
                     found.append(Finding(kind, s, e, text[s:e]))
-        if "secret" in kinds:
-            found += [Finding("secret", m.start(1), m.end(1), m.group(1)) for m in PASSWORD_RE.finditer(text)]
     found.sort(key=lambda f: (f.start, -(f.end - f.start)))
     out: list[Finding] = []
     for f in found:

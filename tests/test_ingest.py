@@ -175,6 +175,8 @@ def _production_log(n: int) -> list[str]:
             user = f"remind me to pay card 4111 1111 1111 1111 bill #{i} on {DAYS[i % 7]}"
             out = {"tool": "create_reminder", "arguments": {"text": f"pay card 4111 1111 1111 1111 bill #{i}",
                                                             "date": DAYS[i % 7]}}
+        if i == 3:  # a logged answer that breaks the contract: never an eval row
+            out["arguments"]["colour"] = "red"
         lines.append(json.dumps({"id": f"log-{i}", "input": user, "output": out}))
     return lines
 
@@ -190,7 +192,7 @@ def test_production_logs_fill_the_eval_set_first_and_no_pii_survives(tmp_path, t
     # near-duplicates of the first eval rows, arriving from another tool's export
     near = [{"messages": [{"role": "user", "content": json.loads(line)["input"] + " please"},
                           {"role": "assistant", "content": json.dumps(json.loads(line)["output"], separators=(",", ":"))}]}
-            for line in logs[:6]]
+            for line in logs[:7] if json.loads(line)["id"] != "log-3"]
     (raw / "chat_export.jsonl").write_text("\n".join(json.dumps(r) for r in near) + "\n")
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(params_with({"ingest": {"eval_quota": 40}})))
@@ -200,11 +202,16 @@ def test_production_logs_fill_the_eval_set_first_and_no_pii_survives(tmp_path, t
                                 "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "d.json")])
     m = json.loads((tmp_path / "d.json").read_text())
     assert m["input"] == 106 == m["imported"] + m["eval"] + m["rejected"]
+    assert sum(f["imported"] + f["eval"] + f["rejected"] for f in m["by_file"].values()) == 106
     eval_rows = read_rows(prod)
     assert m["eval"] == len(eval_rows) == 40 and m["pii_masked_rows"] == 106
     # the first 40 production lines that pass the contract gates, in file order
     assert [r.annotations["import"]["line"] for r in eval_rows] == sorted(r.annotations["import"]["line"] for r in eval_rows)
     assert eval_rows[0].annotations["import"]["original_id"] == "log-0"
+    assert "log-3" not in {r.annotations["import"]["original_id"] for r in eval_rows}  # the next row took its place
+    assert m["by_file"]["app_logs"] == {"format": "production", "input": 100, "rows": 100, "rejected": 1,
+                                        "imported": 59, "eval": 40}
+    assert [x["code"] for r in read_jsonl(tmp_path / "rej.jsonl") for x in r["reasons"]] == ["extra_field"]
     assert all(r.provenance.generator == "import:production" for r in eval_rows)
     assert eval_rows[0].user.startswith("text <PHONE_1> that") and '"recipient":"<PHONE_1>"' in eval_rows[0].assistant
     # validate, then dedupe with the production set locked: the near-duplicates of eval rows are dropped

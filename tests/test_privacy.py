@@ -113,3 +113,17 @@ def test_mask_text_for_lines_that_never_became_rows():
 ])
 def test_the_cheap_prefilters_do_not_hide_findings(text, kind):
     assert kind in {k for k, _ in kinds(text)}
+
+
+def test_a_secret_inside_the_answer_is_masked_inside_its_string():
+    """The masked answer is still the contract's JSON: the placeholder replaces the token, not the
+    JSON around it."""
+    answer = '{"tool":"send_message","arguments":{"recipient":"Sam","channel":"sms","body":"key AKIAIOSFODNN7EXAMPLE"}}'
+    row = make_row("Route the request.", "text Sam key AKIAIOSFODNN7EXAMPLE", answer, PROV)
+    masked, _ = privacy_gate(row, "mask")
+    assert json.loads(masked.assistant)["arguments"]["body"] == "key <SECRET_1>"
+    assert masked.user == "text Sam key <SECRET_1>"
+
+
+def test_a_pin_said_in_words_is_found_without_a_long_token():
+    assert kinds("my pin is 4821, remind me to change it") == [("secret", "4821")]
