@@ -19,7 +19,7 @@ from pathlib import Path
 
 from slm_factory.common import get_logger, load_params, response_cache_dir, write_metrics
 from slm_factory.gates import LeakCheck, check_row, label_conflicts, length_reasons
-from slm_factory.privacy import mask_text, privacy_gate
+from slm_factory.privacy import mask_obj, mask_text, privacy_gate
 from slm_factory.review import OVERRIDABLE, ReviewDecision, load_decisions
 from slm_factory.rows import Reason, Rejected, Row, iter_jsonl_raw, parse_row_line, write_jsonl
 from slm_factory.spec import TaskSpec
@@ -48,9 +48,6 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
 
     def gate(row: Row | None) -> tuple[Row | None, list[Reason]]:
         return privacy_gate(row, pii, allowed, pii_region) if row is not None else (None, [])
-
-    def masked_obj(obj: dict | None) -> dict | None:
-        return json.loads(mask_text(json.dumps(obj), pii, allowed, pii_region)) if obj is not None else None
     input_ids: set[str] = set()
     leak = LeakCheck(spec.leak_patterns)
     rejected: dict[str, list[Rejected]] = {b: [] for b in batches}
@@ -76,7 +73,7 @@ def validate_batches(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, 
                 row, pii_reasons = gate(row)
             if reason is not None:
                 rejected[b].append(Rejected(stage="validate", batch=b, line=line_no, reasons=[reason],
-                                            row=masked_obj(obj),
+                                            row=mask_obj(obj, pii, allowed, pii_region),
                                             raw=None if obj is not None else mask_text(text, pii, allowed, pii_region),
                                             row_id=row_id if isinstance(row_id, str) else None))
                 continue
@@ -132,9 +129,8 @@ def metrics_for(n_input: int, accepted: list[Row], rejected: dict[str, list[Reje
         "accepted_by_difficulty": dict(sorted(Counter(r.provenance.difficulty for r in accepted).items())),
         "missing_data_types": [t for t in spec.data_types() if by_type[t] == 0],
         "pii_masked_rows": sum(1 for r in accepted if "pii_masked" in r.annotations),
-        "pii_masked_by_kind": dict(sorted(Counter(k for r in accepted for k, n in
-                                                  r.annotations.get("pii_masked", {}).items()
-                                                  for _ in range(n)).items())),
+        "pii_masked_by_kind": dict(sorted(sum((Counter(r.annotations.get("pii_masked", {})) for r in accepted),
+                                              Counter()).items())),
         "review_decisions": len(decisions or {}),
         "review_accepted": len(reviewed),
         "review_rejected": sum(1 for r in rej for x in r.reasons if x.code == "rejected_by_review"),

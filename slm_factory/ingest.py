@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .formats import FormatError, from_alpaca, from_openai, from_sharegpt
-from .privacy import mask_text, privacy_gate
+from .privacy import mask_obj, mask_text, privacy_gate
 from .rows import Reason, Rejected, Row, make_row
 from .spec import TaskSpec
 
@@ -194,6 +194,12 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
     return rows, rejected, file_fmt
 
 
+def _rejected_row(row: Row, reasons: list[Reason]) -> Rejected:
+    """An imported row turned away after import, filed under its file and line."""
+    return Rejected(stage="ingest", batch=row.provenance.batch, line=row.annotations.get("import", {}).get("line"),
+                    row_id=row.id, reasons=reasons, row=row.model_dump(mode="json"))
+
+
 def protect(rows: list[Row], rejected: list[Rejected], mode: str, allowed: frozenset[str], region: str
             ) -> tuple[list[Row], list[Rejected]]:
     """The privacy gate (slm_factory.privacy) on what ingest writes: rows masked (or, with
@@ -202,15 +208,12 @@ def protect(rows: list[Row], rejected: list[Rejected], mode: str, allowed: froze
     if mode == "off":
         return rows, rejected
     kept: list[Row] = []
-    out = [r.model_copy(update={
-        "row": json.loads(mask_text(json.dumps(r.row), mode, allowed, region)) if r.row is not None else None,
-        "raw": mask_text(r.raw, mode, allowed, region) if r.raw else r.raw}) for r in rejected]
+    out = [r.model_copy(update={"row": mask_obj(r.row, mode, allowed, region),
+                                "raw": mask_text(r.raw, mode, allowed, region) if r.raw else r.raw}) for r in rejected]
     for row in rows:
         masked, reasons = privacy_gate(row, mode, allowed, region)
         if reasons:
-            imp = row.annotations.get("import", {})
-            out.append(Rejected(stage="ingest", batch=row.provenance.batch, line=imp.get("line"), row_id=masked.id,
-                                reasons=reasons, row=masked.model_dump(mode="json")))
+            out.append(_rejected_row(masked, reasons))
         else:
             kept.append(masked)
     return kept, out
@@ -234,9 +237,7 @@ def route_production(rows: list[Row], quota: int, gate) -> tuple[list[Row], list
             continue
         reasons = gate(row)
         if reasons:
-            imp = row.annotations.get("import", {})
-            rejected.append(Rejected(stage="ingest", batch=row.provenance.batch, line=imp.get("line"),
-                                     row_id=row.id, reasons=reasons, row=row.model_dump(mode="json")))
+            rejected.append(_rejected_row(row, reasons))
         else:
             eval_rows.append(row)
     return eval_rows, train_rows, rejected

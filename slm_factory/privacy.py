@@ -19,6 +19,7 @@ the same placeholder (`<PHONE_1>`) in every message, so the answer still copies 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -189,6 +190,11 @@ def privacy_gate(row, mode: str, allowed: frozenset[str] | set[str] = frozenset(
         return masked, []
     return masked, [Reason(code=f"pii_{kind}", message=f"{n} {kind} value(s) in the row (validate.pii: reject)",
                            detail={"count": n}) for kind, n in counts.items()]
+
+
+def mask_obj(obj, mode: str, allowed: frozenset[str] | set[str] = frozenset(), region: str = "US"):
+    """`mask_text` over a JSON-able object (a rejected record's parsed line); None stays None."""
+    return None if obj is None else json.loads(mask_text(json.dumps(obj), mode, allowed, region))
 
 
 def mask_text(text: str, mode: str, allowed: frozenset[str] | set[str] = frozenset(), region: str = "US") -> str:

@@ -422,10 +422,6 @@ def generate_values(name: str, spec: dict) -> list[dict]:
         if kind == "clock_time":
             h, m = _draw_clock(rng)
             value, forms = f"{h:02d}:{m:02d}", clock_forms(h, m)
-            # A value has ~6 digit forms and 1-3 spoken ones; users say "quarter past seven" far
-            # more often than that, and it is the harder rule to learn, so spoken forms weigh 3x.
-            forms = list(dict.fromkeys(forms))
-            forms += [f for f in forms if SPOKEN_CLOCK_RE.search(f)] * 2
         elif kind == "duration":
             unit = spec.get("unit", "second")
             secs = _draw_duration(rng, unit)
@@ -433,8 +429,11 @@ def generate_values(name: str, spec: dict) -> list[dict]:
             value = secs if unit == "second" else secs // 60
         else:
             raise SpecError(f"slot {name}: unknown generator '{kind}' (known: clock_time, duration)")
-        if kind != "clock_time":
-            forms = list(dict.fromkeys(forms))
+        forms = list(dict.fromkeys(forms))
+        if kind == "clock_time":
+            # A value has ~6 digit forms and 1-3 spoken ones; users say "quarter past seven" far
+            # more often than that, and it is the harder rule to learn, so spoken forms weigh 3x.
+            forms += [f for f in forms if SPOKEN_CLOCK_RE.search(f)] * 2
         out.append({"say": [rng.choice(prefixes) + f for f in forms], "value": value})
     return out
 
