@@ -40,7 +40,7 @@ def thresholds(cfg: dict) -> Thresholds:
 def dedupe_rows(rows: list[Row], locked: list[tuple[str, Row]], th: Thresholds,
                 embed) -> tuple[list[Row], list[Rejected], list[Drop]]:
     """Pure core. `locked` is [(set name, row)]; they are references, never dropped."""
-    drops = greedy_dedupe([r.user for r in rows], th, embed, refs=[r.user for _, r in locked])
+    drops = greedy_dedupe([r.prompt_text for r in rows], th, embed, refs=[r.prompt_text for _, r in locked])
     dropped = {d.index: d for d in drops}
     kept = [r for i, r in enumerate(rows) if i not in dropped]
     rejected = []
@@ -56,7 +56,7 @@ def dedupe_rows(rows: list[Row], locked: list[tuple[str, Row]], th: Thresholds,
             reasons=[Reason(code=code, message=MESSAGES[d.kind] + (f" in the locked {twin_set} set"
                                                                  if twin_set != "generated" else ""),
                             detail={"twin_id": twin.id, "twin_set": twin_set, "similarity": d.similarity,
-                                    "twin_user": twin.user})]))
+                                    "twin_user": twin.prompt_text})]))
     return kept, rejected, drops
 
 

@@ -8,8 +8,9 @@ Every `*.jsonl` file in --raw is read (formats: slm_factory/ingest.py) and passe
 (`validate.pii`). Production logs fill the eval set --eval-out first (`ingest.route: eval_first`, up
 to `ingest.eval_quota` rows that pass the contract gates); every other row goes to
 `--out/import_<stem>.jsonl`, which `validate` reads beside the generated batches, so imported rows pass
-the same gates, dedupe and split. Each input line leaves as one row (train or eval) or one rejected
-record with its reason (input = imported + eval + rejected). An empty --raw imports nothing.
+the same gates, dedupe and split. A multi-turn trace unrolls into one example per assistant turn; each
+example leaves as one row (train or eval) or one rejected record with its reason (examples = imported +
+eval + rejected), and every input line as at least one of them. An empty --raw imports nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from slm_factory.spec import TaskSpec
 log = get_logger("ingest")
 # exactly the stage's params in dvc.yaml: the privacy gate's and the row gates' settings are validate's
 PARAMS = ("ingest", "validate.pii", "validate.pii_region", "validate.min_user_chars")
-HEADLINE = ["input", "imported", "eval", "rejected"]
+HEADLINE = ["input", "examples", "imported", "eval", "rejected"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
     cfg, vcfg = params["ingest"], params["validate"]
-    settings = IngestSettings(format=cfg["format"], data_type=cfg["data_type"], difficulty=cfg["difficulty"])
+    settings = IngestSettings(format=cfg["format"], data_type=cfg["data_type"], difficulty=cfg["difficulty"],
+                              reasoning=cfg["reasoning"])
     spec = TaskSpec.load(a.specs)
     files = sorted(a.raw.glob("*.jsonl")) if a.raw.is_dir() else []
     # checked only when there is something to import: a task whose quotas lack the type runs as before
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(a.out)
     a.out.mkdir(parents=True)
     rejected: list[Rejected] = []
-    n_input = 0
+    n_input = n_examples = 0
     by_file, by_format = {}, Counter()
     per_file: list[tuple[str, list[Row]]] = []
     for f in files:
@@ -69,12 +71,14 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 lines.append((line_no, text))
         rows, rej, fmt = ingest_file(f.stem, lines, spec, settings)
+        n_examples += len(rows) + len(rej) + len(too_long)
         rows, rej = protect(rows, too_long + rej, vcfg["pii"], spec.pii_allowed, vcfg["pii_region"])
         rej = sorted(rej, key=lambda r: r.line or 0)
         per_file.append((f.stem, rows))
         rejected += rej
         n_input += len(lines) + len(too_long)
-        by_file[f.stem] = {"format": fmt, "input": len(lines) + len(too_long), "rows": len(rows), "rejected": len(rej)}
+        by_file[f.stem] = {"format": fmt, "input": len(lines) + len(too_long), "examples": len(rows) + len(rej),
+                           "rows": len(rows), "rejected": len(rej)}
         by_format[fmt or "none"] += len(rows)
         log.info("%s: %s, %d lines -> %d rows, %d rejected", f.name, fmt, len(lines) + len(too_long), len(rows), len(rej))
     quota = int(cfg["eval_quota"]) if cfg["route"] == "eval_first" else 0
@@ -90,12 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     for r in eval_rej:  # a production row the contract gates kept out of the eval set
         by_file[r.batch.removeprefix("import_")]["rejected"] += 1
     rejected += eval_rej
-    if n_input != n_rows + len(eval_rows) + len(rejected):  # the no-loss invariant; a bug if it ever fails
-        raise AssertionError(f"ingest lost rows: input {n_input} != {n_rows} + {len(eval_rows)} + {len(rejected)}")
+    if n_examples != n_rows + len(eval_rows) + len(rejected):  # the no-loss invariant; a bug if it ever fails
+        raise AssertionError(f"ingest lost rows: examples {n_examples} != {n_rows} + {len(eval_rows)} + {len(rejected)}")
     write_jsonl(a.rejected, rejected)
     write_jsonl(a.eval_out, eval_rows)
     write_metrics(a.metrics, a.details, {
-        "input": n_input, "imported": n_rows, "eval": len(eval_rows), "rejected": len(rejected), "files": len(files),
+        "input": n_input, "examples": n_examples, "imported": n_rows, "eval": len(eval_rows), "rejected": len(rejected), "files": len(files),
         "eval_quota": quota, "imported_by_format": dict(sorted(by_format.items())),
         "rejected_by_reason": dict(sorted(Counter(x.code for r in rejected for x in r.reasons).items())),
         "pii_masked_rows": sum(1 for _, rows in per_file for r in rows if "pii_masked" in r.annotations),

@@ -53,7 +53,7 @@ def edited_row(original: dict, new_assistant: str | None = None, whole: dict | N
     """The row after an edit, with its id recomputed from the new content (review never keeps a stale id)."""
     row = json.loads(json.dumps(whole if whole is not None else original))
     if new_assistant is not None:
-        row["messages"][2]["content"] = new_assistant
+        row["messages"][-1]["content"] = new_assistant
     row["id"] = content_id(row["messages"])
     Row.model_validate(row)  # must still be a row; the contract is checked by validate
     return row
@@ -122,7 +122,7 @@ def interactive(queue: list[tuple[str, Rejected]], decisions_path: Path, console
             if key in ("e", "E") and rec.row:
                 try:
                     if key == "e":
-                        new = edited_row(rec.row, new_assistant=run_editor(rec.row["messages"][2]["content"], ".json"))
+                        new = edited_row(rec.row, new_assistant=run_editor(rec.row["messages"][-1]["content"], ".json"))
                     else:
                         text = run_editor(json.dumps(rec.row, indent=2, ensure_ascii=False), ".json")
                         new = edited_row(rec.row, whole=json.loads(text))

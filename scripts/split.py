@@ -58,7 +58,7 @@ def split_rows(rows: list[Row], ratios: dict[str, float], seed: int, emb: np.nda
 
 
 def leakage(train: list[Row], evals: list[tuple[str, Row]], th: Thresholds, embed) -> list[dict]:
-    found = find_overlaps([r.user for r in train], [r.user for _, r in evals], th, embed)
+    found = find_overlaps([r.prompt_text for r in train], [r.prompt_text for _, r in evals], th, embed)
     return [{"train_id": train[d.index].id, "eval_set": evals[-1 - d.twin][0], "eval_id": evals[-1 - d.twin][1].id,
              "kind": d.kind, "similarity": d.similarity} for d in found]
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     model = dcfg.get("embedding_model", embeddings.BUNDLED)
     use_sem = dcfg.get("semantic", True)
     embed = (lambda texts: embeddings.encode(model, texts)) if use_sem else None
-    emb = embed([r.user for r in rows]) if use_sem and rows else None
+    emb = embed([r.prompt_text for r in rows]) if use_sem and rows else None
     ratios = {"train": float(cfg["train"]), "dev": float(cfg["dev"]), "test": float(cfg["test"])}
     parts = split_rows(rows, ratios, int(params["seed"]), emb, float(cfg["cluster_threshold"]))
 

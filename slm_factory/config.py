@@ -157,6 +157,7 @@ class Ingest(Group):
     max_line_bytes: int = Positive
     route: Literal["eval_first", "train"]  # production rows: fill the eval set first, or all to training
     eval_quota: int = Field(ge=0)
+    reasoning: Literal["last", "all", "none"]  # which assistant turns of a trace keep their reasoning
 
 
 class AnalyzeErrors(Group):

@@ -41,11 +41,12 @@ def few_shot(train: list[Row], k: int, seed: int) -> list[Row]:
 
 
 def messages_for(row: Row, system: str, shots: list[Row] = ()) -> list[dict]:
+    """The prompt the model answers `row` from: `system`, the few-shot exchanges, then the row's own
+    conversation up to its answer (its history, for a multi-turn row, and the request)."""
     msgs = [{"role": "system", "content": system}]
     for s in shots:
         msgs += [{"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant}]
-    msgs.append({"role": "user", "content": row.user})
-    return msgs
+    return msgs + row.prompt[1:]
 
 
 def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: str, shots: list[Row],

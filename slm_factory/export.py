@@ -216,7 +216,7 @@ def run_gguf(path: Path, sets: dict[str, list[Row]], spec: TaskSpec, max_new_tok
         for r in rows:
             t0 = time.perf_counter()
             res = llm.create_chat_completion(
-                messages=[{"role": "system", "content": spec.system_prompt}, {"role": "user", "content": r.user}],
+                messages=[{"role": "system", "content": spec.system_prompt}, *r.prompt[1:]],
                 temperature=0.0, top_k=1, top_p=1.0, max_tokens=max_new_tokens)
             seconds += time.perf_counter() - t0
             tokens += res["usage"]["completion_tokens"]

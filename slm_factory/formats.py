@@ -1,17 +1,23 @@
 """Dataset formats other trainers read: conversion from and to the factory's row, and each target's rules.
 
-Formats (one example per row; a row is system + user + assistant):
+Formats (one example per row; a row is a system prompt, its conversation, and the learned assistant turn
+last; most rows are one exchange, an unrolled trace's rows carry history and `tool` messages):
 - `openai`: OpenAI chat fine-tuning JSONL, `{"messages": [{"role", "content"}, ...]}` (also TRL's
   conversational format).
 - `openai_tools`: for a tool task (task.yaml names `label_key` and `args_key`), OpenAI's native
-  function-calling shape: `tools` built from the output schema (one function per label) and the answer
-  as an assistant `tool_calls` entry; the negative label (`no_tool`) stays a plain assistant reply.
-- `sharegpt`: `{"conversations": [{"from": "system"|"human"|"gpt", "value"}, ...]}`.
-- `alpaca`: `{"instruction", "input", "output"}` (instruction = the system prompt).
+  function-calling shape: `tools` built from the output schema (one function per label) and every
+  assistant answer naming a tool (history included) as a `tool_calls` entry, each `tool` message
+  answering its call by `tool_call_id`; the negative label (`no_tool`) stays a plain assistant reply.
+- `sharegpt`: `{"conversations": [{"from": "system"|"human"|"gpt"|"observation", "value"}, ...]}`.
+- `alpaca`: `{"instruction", "input", "output"}` (instruction = the system prompt); one exchange only.
+
+A format that cannot hold a row drops it with the reason: plain `openai` has no call for a `tool`
+message to answer, ShareGPT needs human and gpt sides to alternate, Alpaca holds no history.
 
 `check_*` return the reasons an example breaks its target's documented rules ([] when it is fine), so
 an export drops such an example with its reason instead of writing a file the trainer rejects.
-`from_*` read an example back into (system, user, assistant): `from_x(to_x(row))` is the row's text.
+`from_*` read a single-exchange example back into (system, user, assistant): `from_x(to_x(row))` is
+the row's text (ingest reads every format, multi-turn included).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from .rows import Row
 
 FORMATS = ("openai", "openai_tools", "sharegpt", "alpaca")
 OPENAI_ROLES = {"system", "user", "assistant", "tool"}
-SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt"}
+SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
 
 
 class FormatError(ValueError):
@@ -67,22 +73,29 @@ def to_openai(row: Row) -> dict:
 
 
 def to_openai_tools(row: Row, tools: list[dict], label_key: str, args_key: str) -> dict:
-    """The answer as a native tool call; an answer naming no catalog tool stays a text reply."""
-    try:
-        answer = json.loads(row.assistant)
-    except json.JSONDecodeError:
-        answer = None
+    """Every assistant answer naming a catalog tool as a native tool call (the learned turn's id is
+    `call_<row id>`, a history turn's `call_<row id>_<index>`), and each tool message answering the call
+    before it; an answer naming no catalog tool stays a text reply."""
     names = {t["function"]["name"] for t in tools}
-    head = [{"role": m.role, "content": m.content} for m in row.messages[:-1]]
-    if isinstance(answer, dict) and answer.get(label_key) in names:
-        call = {"id": f"call_{row.id}", "type": "function",
+    out, last_call = [], None
+    for i, m in enumerate(row.messages):
+        try:
+            answer = json.loads(m.content) if m.role == "assistant" else None
+        except json.JSONDecodeError:
+            answer = None
+        if isinstance(answer, dict) and answer.get(label_key) in names:
+            last_call = f"call_{row.id}" if i == len(row.messages) - 1 else f"call_{row.id}_{i}"
+            out.append({"role": "assistant", "tool_calls": [{
+                "id": last_call, "type": "function",
                 "function": {"name": answer[label_key],
                              "arguments": json.dumps(answer.get(args_key, {}), ensure_ascii=False,
-                                                     separators=(",", ":"))}}
-        last = {"role": "assistant", "tool_calls": [call]}
-    else:
-        last = {"role": "assistant", "content": row.assistant}
-    return {"messages": head + [last], "tools": tools}
+                                                     separators=(",", ":"))}}]})
+        elif m.role == "tool":
+            out.append({"role": "tool", "content": m.content, **({"tool_call_id": last_call} if last_call else {})})
+        else:
+            out.append({"role": m.role, "content": m.content})
+            last_call = None if m.role == "assistant" else last_call
+    return {"messages": out, "tools": tools}
 
 
 def to_sharegpt(row: Row) -> dict:
@@ -90,7 +103,10 @@ def to_sharegpt(row: Row) -> dict:
 
 
 def to_alpaca(row: Row) -> dict:
-    return {"instruction": row.system, "input": row.user, "output": row.assistant}
+    """One exchange; a row with history keeps it under `history` (LLaMA-Factory's Alpaca extension) for
+    `check_alpaca` to turn away, since plain Alpaca trainers would train on the last exchange alone."""
+    out = {"instruction": row.system, "input": row.user, "output": row.assistant}
+    return out if len(row.messages) == 3 else {**out, "history": [m.role for m in row.history]}
 
 
 def check_openai(example: dict, max_example_bytes: int) -> list[str]:
@@ -107,11 +123,16 @@ def check_openai(example: dict, max_example_bytes: int) -> list[str]:
     if not isinstance(msgs, list) or not msgs:
         return problems + ["no_messages"]
     tool_names = {t.get("function", {}).get("name") for t in example.get("tools", [])}
+    open_calls: set = set()  # ids of the calls a tool message may answer
     for m in msgs:
         role = m.get("role")
         if role not in OPENAI_ROLES:
             problems.append(f"bad_role:{role}")
             continue
+        if role == "tool" and m.get("tool_call_id") not in open_calls:
+            problems.append("tool_message_without_call")
+        if role != "tool":
+            open_calls = {c.get("id") for c in m.get("tool_calls") or []}
         calls = m.get("tool_calls")
         if calls is not None:
             if role != "assistant":
@@ -137,15 +158,17 @@ def check_openai(example: dict, max_example_bytes: int) -> list[str]:
 
 
 def check_sharegpt(example: dict) -> list[str]:
-    """ShareGPT as trainers read it: optional system first, then human/gpt turns alternating, ending on gpt."""
+    """ShareGPT as trainers (LLaMA-Factory) read it: optional system first, then the human side (human,
+    observation: a tool's result) and the gpt side alternating, starting with human, ending on gpt."""
     conv = example.get("conversations")
     if not isinstance(conv, list) or not conv:
         return ["no_conversations"]
     turns = [t.get("from") for t in conv]
     if turns[0] == "system":
         turns = turns[1:]
-    problems = [f"bad_from:{f}" for f in turns if f not in ("human", "gpt")]
-    if any(t == turns[i - 1] for i, t in enumerate(turns) if i):
+    problems = [f"bad_from:{f}" for f in turns if f not in ("human", "gpt", "observation")]
+    side = ["gpt" if t == "gpt" else "human" for t in turns]
+    if any(s == side[i - 1] for i, s in enumerate(side) if i):
         problems.append("turns_not_alternating")
     if not turns or turns[0] != "human" or turns[-1] != "gpt":
         problems.append("not_human_first_gpt_last")
@@ -156,6 +179,8 @@ def check_sharegpt(example: dict) -> list[str]:
 
 def check_alpaca(example: dict) -> list[str]:
     problems = [f"missing:{k}" for k in ("instruction", "input", "output") if not isinstance(example.get(k), str)]
+    if example.get("history"):
+        problems.append("multi_turn_history")
     if not problems and not example["output"]:
         problems.append("empty_output")
     if not problems and not (example["instruction"] or example["input"]):

@@ -121,7 +121,7 @@ class LeakCheck:
         self.patterns = [re.compile(p, re.IGNORECASE) for p in [*DEFAULT_LEAK_PATTERNS, *extra]]
 
     def __call__(self, row: Row) -> list[Reason]:
-        for part, text in (("user", row.user), ("assistant", row.assistant)):
+        for part, text in ((m.role, t) for m in row.messages[1:] for t in (m.content, m.reasoning or "")):
             for p in self.patterns:
                 m = p.search(text)
                 if m:
@@ -148,16 +148,16 @@ def trivial_reasons(row: Row, min_user_chars: int) -> list[Reason]:
 def text_reasons(row: Row) -> list[Reason]:
     """Characters no turn may hold: lone surrogates (not encodable, they crash every writer downstream)
     and control characters other than tab and newline (NUL, escape sequences, ...)."""
-    for m in row.messages:
+    for m, text in ((m, t) for m in row.messages for t in (m.content, m.reasoning or "")):
         try:
-            m.content.encode("utf-8")
+            text.encode("utf-8")
         except UnicodeEncodeError as e:
             return [Reason(code="invalid_unicode", message=f"{m.role} text holds a lone surrogate",
                            detail={"role": m.role, "position": e.start})]
-        bad = next((i for i, c in enumerate(m.content) if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+        bad = next((i for i, c in enumerate(text) if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
         if bad is not None:
             return [Reason(code="control_characters", message=f"{m.role} text holds a control character",
-                           detail={"role": m.role, "position": bad, "char": f"U+{ord(m.content[bad]):04X}"})]
+                           detail={"role": m.role, "position": bad, "char": f"U+{ord(text[bad]):04X}"})]
     return []
 
 
@@ -193,7 +193,7 @@ def label_conflicts(rows: list[Row], spec: TaskSpec) -> dict[str, Reason]:
     since there is no telling which label is right."""
     by_input: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
-        by_input[normalize(r.user)].append(r)
+        by_input[normalize(r.prompt_text)].append(r)
     out = {}
     for group in by_input.values():
         outputs = {r.assistant for r in group}

@@ -1,9 +1,11 @@
 """Bring your own data: rows from other tools' files, mapped onto the task's row.
 
 Input formats, detected per line and checked to agree within a file (or forced by `ingest.format`):
-- `openai`: `{"messages": [...]}` chat fine-tuning rows; an assistant `tool_calls` entry becomes the
-  task's JSON answer (`label_key`/`args_key` of task.yaml), as `formats.from_openai` reads it.
-- `sharegpt`: `{"conversations": [{"from": "system"|"human"|"gpt", "value"}]}`.
+- `openai`: `{"messages": [...]}` chat fine-tuning rows and agent traces (`{"id", "timestamp", "model",
+  "messages", "tools"}`): user, assistant and `tool` messages; an assistant `tool_calls` entry (one
+  call) becomes the task's JSON answer (`label_key`/`args_key` of task.yaml); `reasoning_content` is
+  read.
+- `sharegpt`: `{"conversations": [{"from": "system"|"human"|"gpt"|"function_call"|"observation", "value"}]}`.
 - `alpaca`: `{"instruction", "input", "output"}`; the request is `input` (or `instruction` when `input`
   is empty): the factory's own Alpaca export puts the system prompt in `instruction`.
 - `production`: a product's log, `{"input", "output", "correction"?}`: a user's correction, when
@@ -16,9 +18,17 @@ that differs is kept in the annotations), a category from its answer's label, an
 conversation's rows together. Where it came from (file stem, line, format, original id) is in
 `annotations["import"]`. The contract itself is checked by `validate`, like a generated row's.
 
-A line that cannot become a row is rejected with a reason, never dropped: not JSON, no known format,
-a format other than the file's, multi-turn (one row is one system/user/assistant exchange; multi-turn
-traces are not imported yet), or an answer naming no category of the task.
+A multi-turn conversation unrolls into one row per assistant turn, each with its history (earlier
+turns and tool results; `annotations["import"]["turn"]` numbers it), all in the conversation's group.
+Earlier assistant calls read as the task's JSON answers, so history looks like what the model says.
+`ingest.reasoning` keeps reasoning on the learned turn only (`last`), on every turn (`all`) or on none
+(`none`, for a contract whose answer is the JSON alone). Training puts the loss on the last turn.
+
+A line, or one assistant turn of it, that cannot become a row is rejected with a reason (the turn
+number in its detail), never dropped: not JSON, no known format, a format other than the file's, a
+shape that cannot be read (unknown role, parallel tool calls, a tool message without a call before
+it), or an answer naming no category of the task (a trace's plain-text reply, a tool outside the
+catalog). So a line leaves as at least one row or rejected record, and each assistant turn as one.
 
 Then, in the stage: personal data is masked (or the row rejected) by the privacy gate before anything
 is written (`protect`), and production logs feed evals first (`route_production`): the first
@@ -33,16 +43,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from .formats import FormatError, from_alpaca, from_openai, from_sharegpt
+from .formats import FormatError, from_alpaca
 from .privacy import mask_obj, mask_text, privacy_gate
-from .rows import Reason, Rejected, Row, make_row
+from .rows import Message, Reason, Rejected, Row, conversation_row, role_problem
 from .spec import TaskSpec
 
 INPUT_FORMATS = ("openai", "sharegpt", "alpaca", "production")
-
-
-class MultiTurn(FormatError):
-    """More than one assistant turn, or a tool message: not one system/user/assistant exchange."""
 
 
 def detect_format(obj: dict) -> str | None:
@@ -64,6 +70,7 @@ class IngestSettings:
     format: str  # auto | one of INPUT_FORMATS
     data_type: str
     difficulty: str
+    reasoning: str = "none"  # which assistant turns keep their reasoning: last | all | none (see unroll)
 
 
 def _text(v: object) -> str:
@@ -72,38 +79,62 @@ def _text(v: object) -> str:
     return v
 
 
-def _exchange(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, str, str, dict]:
-    """(system, user, assistant, extra annotations) of one parsed line in `fmt`."""
-    if fmt == "openai":
-        msgs = obj.get("messages")
+def _call_answer(name: object, arguments: object, spec: TaskSpec) -> str:
+    """A native tool call ({name, arguments as JSON text or object}) as the task's JSON answer."""
+    if not (spec.label_key and spec.args_key):
+        raise FormatError("a tool call, but the task names no label_key/args_key to map it to")
+    args = json.loads(arguments) if isinstance(arguments, str) else arguments
+    if not isinstance(args, dict):
+        raise FormatError("a tool call's arguments must be a JSON object")
+    return TaskSpec.canonical({spec.label_key: _text(name), spec.args_key: args})
+
+
+OPENAI_ROLES = {"user": "user", "assistant": "assistant", "tool": "tool"}
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "function_call": "assistant", "observation": "tool",
+                  "tool": "tool"}
+
+
+def _conversation(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, list[Message], dict]:
+    """(system prompt, turns, extra annotations) of one parsed line in `fmt`.
+
+    Turns are user, assistant and tool messages in order; an assistant's native tool call (OpenAI
+    `tool_calls`, ShareGPT `function_call`) is written as the task's JSON answer, so a trace's history
+    reads exactly like the answers the model learns; an assistant's `reasoning_content` is kept on its
+    turn (`ingest.reasoning` decides later which turns keep it)."""
+    if fmt in ("openai", "sharegpt"):
+        key, role_key, text_key, roles = (("messages", "role", "content", OPENAI_ROLES) if fmt == "openai"
+                                          else ("conversations", "from", "value", SHAREGPT_ROLES))
+        msgs = obj.get(key)
         if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
-            raise FormatError("'messages' must be a list of objects")
-        if sum(1 for m in msgs if m.get("role") == "assistant") > 1 or any(m.get("role") == "tool" for m in msgs):
-            raise MultiTurn()
-        system, user, answer = from_openai(obj, spec.label_key, spec.args_key)
-        return _text(system), _text(user), _text(answer), {}
-    if fmt == "sharegpt":
-        turns = obj.get("conversations")
-        if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
-            raise FormatError("'conversations' must be a list of objects")
-        answers = [t for t in turns if t.get("from") in ("gpt", "function_call")]
-        if len(answers) > 1 or any(t.get("from") in ("observation", "tool") for t in turns):
-            raise MultiTurn()
-        if answers and answers[0].get("from") == "function_call":
-            # ShareGPT's function-call turn ({"name", "arguments"} as JSON text) is the task's JSON answer
-            if not spec.args_key:
-                raise FormatError("a function call, but the task names no args_key to map it to")
-            call = json.loads(_text(answers[0].get("value")))
-            args = call.get("arguments", {})
-            args = json.loads(args) if isinstance(args, str) else args
-            answer = TaskSpec.canonical({spec.label_key: call["name"], spec.args_key: args})
-            turns = [t if t is not answers[0] else {"from": "gpt", "value": answer} for t in turns]
-            obj = {**obj, "conversations": turns}
-        system, user, answer = from_sharegpt(obj)
-        return _text(system), _text(user), _text(answer), {}
+            raise FormatError(f"{key!r} must be a list of objects")
+        system, turns = "", []
+        for i, m in enumerate(msgs):
+            who = m.get(role_key)
+            if who == "system":
+                if i:
+                    raise FormatError("a system message after the first")
+                system = _text(m.get(text_key))
+                continue
+            if who not in roles:
+                raise FormatError(f"unknown {role_key} {who!r} (known: system, {', '.join(roles)})")
+            reasoning = m.get("reasoning_content")
+            if fmt == "openai" and m.get("tool_calls"):
+                calls = m["tool_calls"]
+                if len(calls) != 1:
+                    raise FormatError(f"{len(calls)} tool calls in one turn: the task's answer is one call")
+                content = _call_answer(calls[0]["function"]["name"], calls[0]["function"]["arguments"], spec)
+            elif who == "function_call":
+                call = json.loads(_text(m.get(text_key)))
+                content = _call_answer(call["name"], call.get("arguments", {}), spec)
+            else:
+                content = _text(m.get(text_key))
+            turns.append(Message(role=roles[who], content=content,
+                                 reasoning=_text(reasoning) if reasoning not in (None, "") and roles[who] == "assistant" else None))
+        return system, turns, {}
     if fmt == "alpaca":
         instruction, user, answer = from_alpaca(obj)
-        return _text(instruction) if user else "", _text(user or instruction), _text(answer), {}
+        system, user = (_text(instruction), _text(user)) if user else ("", _text(instruction))
+        return system, [Message(role="user", content=user), Message(role="assistant", content=_text(answer))], {}
     # production log: the user's correction, when there is one, is the right answer
     answer, extra = obj["output"], {}
     if obj.get("correction") not in (None, ""):
@@ -111,7 +142,24 @@ def _exchange(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, str, str, dict]
         answer = obj["correction"]
     if not isinstance(answer, str):  # a log may hold the answer as an object
         answer = TaskSpec.canonical(answer)
-    return "", _text(obj["input"]), answer, extra
+    return "", [Message(role="user", content=_text(obj["input"])), Message(role="assistant", content=answer)], extra
+
+
+def unroll(turns: list[Message], reasoning: str) -> list[tuple[int, list[Message]]]:
+    """One example per assistant turn: `(turn number, messages up to and including it)`, turn numbers
+    counting assistant turns from 1 (an example whose messages are no row, say an assistant turn before
+    any request, is the caller's to reject). `reasoning` says which assistant
+    turns keep theirs: `last` only the turn the example teaches (as Qwen's chat template renders
+    reasoning only after the last user turn), `all` every one, `none` no turn."""
+    out, n = [], 0
+    for i, m in enumerate(turns):
+        if m.role != "assistant":
+            continue
+        n += 1
+        msgs = [t if t.role != "assistant" or reasoning == "all" or (reasoning == "last" and j == i)
+                else t.model_copy(update={"reasoning": None}) for j, t in enumerate(turns[:i + 1])]
+        out.append((n, msgs))
+    return out
 
 
 def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: IngestSettings
@@ -142,7 +190,9 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
     rows: list[Row] = []
     rejected: list[Rejected] = []
 
-    def reject(line_no: int, text: str, obj: dict | None, reason: Reason) -> None:
+    def reject(line_no: int, text: str, obj: dict | None, reason: Reason, turn: int | None = None) -> None:
+        if turn is not None:  # one assistant turn of the line, not the whole line
+            reason = reason.model_copy(update={"detail": {**reason.detail, "turn": turn}})
         rejected.append(Rejected(stage="ingest", batch=batch, line=line_no, reasons=[reason],
                                  row=obj, raw=None if obj is not None else text[:2000]))
 
@@ -162,35 +212,45 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
                 f"line is {fmt} but the file is read as {file_fmt}"), detail={"line_format": fmt, "file_format": file_fmt}))
             continue
         try:
-            system, user, answer, extra = _exchange(obj, fmt, spec)
-        except MultiTurn:
-            reject(line_no, text, obj, Reason(code="multi_turn", message=(
-                "more than one assistant turn (or a tool message): a row is one system/user/assistant "
-                "exchange; multi-turn traces are not imported yet")))
-            continue
+            system, turns, extra = _conversation(obj, fmt, spec)
         except FormatError as e:
             reject(line_no, text, obj, Reason(code="unmappable", message=f"cannot read as {fmt}: {e}"))
             continue
         except (KeyError, TypeError, ValueError) as e:
             reject(line_no, text, obj, Reason(code="unmappable", message=f"cannot read as {fmt}: {type(e).__name__}: {e}"))
             continue
-        try:
-            label = spec.label_of(json.loads(answer))
-        except ValueError:
-            label = None
-        if label not in categories:
-            reject(line_no, text, obj, Reason(code="unknown_category", message=(
-                f"the answer's {spec.label_key!r} names no category of the task ({', '.join(categories)})"),
-                detail={"label": label}))
+        examples = unroll(turns, cfg.reasoning)
+        if not examples:
+            reject(line_no, text, obj, Reason(code="unmappable", message="no assistant turn: nothing to learn"))
             continue
         original_id = obj.get("id") if isinstance(obj.get("id"), (str, int)) else None
-        note = {"file": stem, "line": line_no, "format": fmt, **({"original_id": original_id} if original_id is not None else {})}
-        if system and system.strip() != spec.system_prompt:
-            note["system_prompt"] = system
-        group = f"import:{stem}:{original_id if original_id is not None else line_no}"
-        rows.append(make_row(spec.system_prompt, user, answer, {
-            "category": label, "data_type": cfg.data_type, "difficulty": cfg.difficulty, "source": "human",
-            "batch": batch, "group": group, "generator": f"import:{fmt}"}, **{"import": {**note, **extra}}))
+        multi = len(examples) > 1
+        for turn, msgs in examples:
+            at = turn if multi else None
+            problem = role_problem(["system"] + [m.role for m in msgs])
+            if problem:
+                reject(line_no, text, obj, Reason(code="unmappable", message=f"cannot read as {fmt}: {problem}"), at)
+                continue
+            answer = msgs[-1].content
+            try:
+                label = spec.label_of(json.loads(answer))
+            except ValueError:
+                label = None
+            if label not in categories:
+                reject(line_no, text, obj, Reason(code="unknown_category", message=(
+                    f"the answer's {spec.label_key!r} names no category of the task ({', '.join(categories)})"),
+                    detail={"label": label}), at)
+                continue
+            note = {"file": stem, "line": line_no, "format": fmt,
+                    **({"original_id": original_id} if original_id is not None else {}),
+                    **({"turn": turn} if multi else {})}
+            if system and system.strip() != spec.system_prompt:
+                note["system_prompt"] = system
+            # every row of one conversation shares its group, so split keeps a trace's rows together
+            group = f"import:{stem}:{original_id if original_id is not None else line_no}"
+            rows.append(conversation_row([Message(role="system", content=spec.system_prompt), *msgs], {
+                "category": label, "data_type": cfg.data_type, "difficulty": cfg.difficulty, "source": "human",
+                "batch": batch, "group": group, "generator": f"import:{fmt}"}, **{"import": {**note, **extra}}))
     return rows, rejected, file_fmt
 
 

@@ -162,11 +162,11 @@ def privacy_gate(row, mode: str, allowed: frozenset[str] | set[str] = frozenset(
     """One row through the gate: `(row, reasons)`.
 
     `off`, or nothing found: the row unchanged, no reasons. `mask`: a new row (new content id) whose
-    user and assistant messages carry placeholders, `annotations.pii_masked` = {kind: count}, no
+    messages after the system prompt (every turn of a multi-turn row, reasoning included) carry placeholders, `annotations.pii_masked` = {kind: count}, no
     reasons. `reject`: one reason `pii_<kind>` per kind found, and the row returned is the masked
     one, so the rejected record does not keep what the gate exists to remove.
     """
-    from .rows import Reason, make_row
+    from .rows import Reason, conversation_row
 
     if mode not in MODES:
         raise ValueError(f"validate.pii must be one of {MODES}, got {mode!r}")
@@ -177,15 +177,20 @@ def privacy_gate(row, mode: str, allowed: frozenset[str] | set[str] = frozenset(
         return row, []
     kinds = tuple(k for k in KINDS if k not in allowed)
     masker = Masker()
-    user = masker.mask(row.user, find_pii(row.user, region, kinds))
-    assistant = masker.mask(row.assistant, find_pii(row.assistant, region, kinds))
+
+    def masked_text(text: str | None) -> str | None:
+        return None if text is None else masker.mask(text, find_pii(text, region, kinds))
+
+    messages = row.messages[:1] + [m.model_copy(update={"content": masked_text(m.content),
+                                                         "reasoning": masked_text(m.reasoning)})
+                                   for m in row.messages[1:]]
     if not masker.counts:
         return row, []
     counts = dict(sorted(masker.counts.items()))
     # A group key may be derived from the text (an imported row's original id): mask it the same way.
     group = mask_text(row.provenance.group, mode, allowed, region)
-    masked = make_row(row.system, user, assistant, row.provenance.model_copy(update={"group": group}),
-                      **{**row.annotations, "pii_masked": counts, "pii_original_id": row.id})
+    masked = conversation_row(messages, row.provenance.model_copy(update={"group": group}),
+                              **{**row.annotations, "pii_masked": counts, "pii_original_id": row.id})
     if mode == "mask":
         return masked, []
     return masked, [Reason(code=f"pii_{kind}", message=f"{n} {kind} value(s) in the row (validate.pii: reject)",

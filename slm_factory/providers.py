@@ -294,9 +294,7 @@ class LLMTeacher:
         call as {"name", "arguments" (parsed)} or None, the text content, usage)."""
         import httpx2
 
-        body = {"model": self.model, "temperature": 0.0, "tools": tools, "tool_choice": "auto",
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-                "max_completion_tokens" if self.provider == "openai" else "max_tokens": int(self.cfg.get("max_tokens", 1024))}
+        body = {**self._body(user, system=system, temperature=0.0), "tools": tools, "tool_choice": "auto"}
         raw = await self.client().post("/chat/completions", body=body, cast_to=httpx2.Response)
         comp = json.loads(raw.content)
         u = comp.get("usage") or {}

@@ -1,7 +1,11 @@
 """The one row type that flows through every data stage, and its JSONL I/O.
 
-A `Row` is an OpenAI-style chat example (system, user, assistant) plus provenance. Its `id` is derived
-from the messages alone, so the same content always gets the same id, whatever generated it.
+A `Row` is an OpenAI-style chat example plus provenance: a system prompt, the conversation so far, and
+the assistant turn the model learns (the last message). Most rows are one exchange (system, user,
+assistant); an imported multi-turn trace unrolls into one row per assistant turn, each holding its
+history: earlier user and assistant turns and `tool` messages (a tool's result). Training puts the loss
+on the last assistant turn only. Its `id` is derived from the messages alone, so the same content always
+gets the same id, whatever generated it.
 A `Rejected` record wraps a row (or the raw text that could not become one) with machine-readable
 reasons; every stage that drops something writes one of these.
 """
@@ -13,16 +17,33 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 Source = Literal["template", "teacher", "human"]
 
 
 class Message(BaseModel):
+    """One chat message. `reasoning` is an assistant turn's reasoning (OpenAI-style `reasoning_content`),
+    kept only where `ingest.reasoning` says; it is written only when set, so rows without it read as before."""
+
     model_config = ConfigDict(extra="forbid")
     role: Role
     content: str
+    reasoning: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_reasoning(self, handler):
+        out = handler(self)
+        if out.get("reasoning") is None:
+            out.pop("reasoning", None)
+        return out
+
+    def chat(self) -> dict:
+        """The message as a chat template takes it (a template that renders reasoning reads
+        `reasoning_content`, as Qwen's does; others ignore the key)."""
+        return {"role": self.role, "content": self.content,
+                **({"reasoning_content": self.reasoning} if self.reasoning is not None else {})}
 
 
 class Provenance(BaseModel):
@@ -49,8 +70,9 @@ class Row(BaseModel):
     @model_validator(mode="after")
     def _roles_and_id(self) -> "Row":
         roles = [m.role for m in self.messages]
-        if roles != ["system", "user", "assistant"]:
-            raise ValueError(f"messages must be system, user, assistant in that order; got {roles}")
+        problem = role_problem(roles)
+        if problem:
+            raise ValueError(f"{problem}; got {roles}")
         expected = content_id(self.messages)
         if self.id != expected:
             raise ValueError(f"id {self.id!r} does not match the content hash {expected!r}")
@@ -62,32 +84,78 @@ class Row(BaseModel):
 
     @property
     def user(self) -> str:
-        return self.messages[1].content
+        """The last user message: the request the final assistant turn answers."""
+        return next(m.content for m in reversed(self.messages) if m.role == "user")
 
     @property
     def assistant(self) -> str:
-        return self.messages[2].content
+        """The assistant turn the model learns: the last message."""
+        return self.messages[-1].content
+
+    @property
+    def history(self) -> list[Message]:
+        """Turns between the system prompt and the last user message ([] for a single exchange)."""
+        last_user = max(i for i, m in enumerate(self.messages) if m.role == "user")
+        return self.messages[1:last_user]
+
+    @property
+    def prompt(self) -> list[dict]:
+        """Every message before the learned turn, as a chat template takes them."""
+        return [m.chat() for m in self.messages[:-1]]
+
+    @property
+    def prompt_text(self) -> str:
+        """The text a near-duplicate check compares: the user message alone for a single exchange (so a
+        single-turn row reads as it always did), the whole conversation before the answer otherwise,
+        so two follow-ups that read the same ("yes, do it") in different conversations stay apart."""
+        turns = self.messages[1:-1]
+        if len(turns) == 1:
+            return turns[0].content
+        return "\n".join(f"{m.role}: {m.content}" for m in turns)
+
+
+def role_problem(roles: list[str]) -> str | None:
+    """Why a role sequence is not a row ("" when it is one): a system prompt first, then a user turn,
+    any mix of user, assistant and tool turns (a tool message answers an assistant's call), and an
+    assistant turn last."""
+    if len(roles) < 3 or roles[0] != "system" or roles[1] != "user" or roles[-1] != "assistant":
+        return "messages must be a system prompt, a user turn, ..., and an assistant turn last"
+    if "system" in roles[1:]:
+        return "only the first message may be the system prompt"
+    if any(r == "tool" and roles[i - 1] not in ("assistant", "tool") for i, r in enumerate(roles)):
+        return "a tool message must follow an assistant turn (its call) or another tool message"
+    return None
 
 
 def content_id(messages: Iterable[Message | dict]) -> str:
-    """Stable id: sha256 over the role/content pairs, first 16 hex digits."""
-    pairs = [
-        (m.role, m.content) if isinstance(m, Message) else (m["role"], m["content"]) for m in messages
-    ]
+    """Stable id: sha256 over the role/content pairs (and a turn's reasoning, where it has one),
+    first 16 hex digits."""
+    pairs = []
+    for m in messages:
+        role, content, reasoning = (m.role, m.content, m.reasoning) if isinstance(m, Message) else \
+            (m["role"], m["content"], m.get("reasoning"))
+        pairs.append((role, content) if reasoning is None else (role, content, reasoning))
     blob = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
     # surrogatepass: a row holding a lone surrogate still gets an id, so the gate that rejects it can
     # name it (for every valid string the bytes are plain UTF-8's).
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def make_row(system: str, user: str, assistant: str, provenance: Provenance | dict, **annotations) -> Row:
-    msgs = [
+def make_row(system: str, user: str, assistant: str, provenance: Provenance | dict, *,
+             history: Iterable[Message] = (), reasoning: str | None = None, **annotations) -> Row:
+    """A row: the system prompt, `history` (earlier turns, for a multi-turn row), the request and the answer."""
+    return conversation_row([
         Message(role="system", content=system),
+        *history,
         Message(role="user", content=user),
-        Message(role="assistant", content=assistant),
-    ]
+        Message(role="assistant", content=assistant, reasoning=reasoning),
+    ], provenance, **annotations)
+
+
+def conversation_row(messages: list[Message], provenance: Provenance | dict, **annotations) -> Row:
+    """A row of these messages (system prompt first, the learned assistant turn last), its id derived."""
     prov = provenance if isinstance(provenance, Provenance) else Provenance(**provenance)
-    return Row(id=content_id(msgs), messages=msgs, provenance=prov, annotations=dict(annotations))
+    return Row(id=content_id(messages), messages=list(messages), provenance=prov, annotations=dict(annotations))
 
 
 class Reason(BaseModel):

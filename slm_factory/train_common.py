@@ -19,8 +19,7 @@ from .rows import Row
 def prompt_completion(rows: list[Row]) -> list[dict]:
     """Conversational prompt/completion pairs: TRL puts the loss on the completion (assistant) only,
     and renders both with the tokenizer's own chat template, exactly as eval renders prompts."""
-    return [{"prompt": [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}],
-             "completion": [{"role": "assistant", "content": r.assistant}]} for r in rows]
+    return [{"prompt": r.prompt, "completion": [r.messages[-1].chat()]} for r in rows]
 
 
 def world_size() -> int:

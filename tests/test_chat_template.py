@@ -24,6 +24,24 @@ def test_training_text_extends_the_eval_prompt(tokenizer_dir, row_factory, spec)
     assert completion.split(tok.eos_token)[0] == row.assistant
 
 
+def test_a_multi_turn_row_learns_its_last_turn_only(tokenizer_dir, row_factory, spec):
+    """An unrolled trace's row: the prompt TRL masks out holds the history (earlier answers and tool
+    results), the completion holds the last answer alone, and eval renders the same prompt."""
+    from slm_factory.rows import Message, make_row
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    first = row_factory("weather in oslo?", {"tool": "get_weather", "arguments": {"location": "oslo"}})
+    answer = spec.canonical({"tool": "set_timer", "arguments": {"duration_seconds": 600}})
+    row = make_row(spec.system_prompt, "then a 10 minute timer", answer, first.provenance,
+                   history=[first.messages[1], first.messages[2], Message(role="tool", content='{"temp_c": -3}')])
+    pc = prompt_completion([row])[0]
+    prompt = modeling.render(tok, pc["prompt"])
+    assert prompt == modeling.render(tok, messages_for(row, spec.system_prompt))
+    assert first.assistant in prompt and '{"temp_c": -3}' in prompt and prompt.index(first.assistant) < prompt.index("then a 10")
+    full = tok.apply_chat_template(pc["prompt"] + pc["completion"], tokenize=False)
+    assert full.startswith(prompt) and full[len(prompt):].split(tok.eos_token)[0] == answer
+
+
 def test_stop_rule_only_stops_when_the_verdict_is_final():
     from slm_factory.modeling import verdict_is_final
 

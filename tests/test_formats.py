@@ -11,7 +11,7 @@ import yaml
 from slm_factory.formats import (FORMATS, FormatError, check_alpaca, check_openai, check_sharegpt, convert,
                                  from_alpaca, from_openai, from_sharegpt, to_alpaca, to_openai, to_openai_tools,
                                  to_sharegpt, tools_from_schema)
-from slm_factory.rows import read_rows, write_jsonl
+from slm_factory.rows import Message, make_row, read_rows, write_jsonl
 from slm_factory.spec import SpecError
 
 from conftest import ROOT, load_script
@@ -168,13 +168,21 @@ def test_export_data_drops_with_reasons_and_refuses_tools_for_a_non_tool_task(tm
 @pytest.mark.slow
 def test_trl_trains_a_step_on_the_openai_exports(tmp_path, rows, tokenizer_dir):
     """TRL's conversational format is OpenAI's messages (with `tools` and `tool_calls` for the native
-    shape): SFTTrainer takes each export as is."""
+    shape): SFTTrainer takes each export as is, an unrolled trace's row (history, a tool result) too."""
     import torch
     from datasets import load_dataset
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    out = _export(tmp_path, rows, "--formats", "openai", "openai_tools", "sharegpt")
+    first = rows[0]
+    trace_row = make_row(first.system, "and text maya I'm on it", json.dumps(
+        {"tool": "send_message", "arguments": {"recipient": "maya", "channel": "sms", "body": "I'm on it"}},
+        separators=(",", ":")), first.provenance, history=[first.messages[1], first.messages[2], Message(
+            role="tool", content='{"ok": true}')])
+    out = _export(tmp_path, rows + [trace_row], "--formats", "openai", "openai_tools", "sharegpt")
+    report = json.loads((out / "report.json").read_text())
+    assert report["openai_tools"]["train"]["written"] == 4  # the plain shapes cannot hold the tool result
+    assert report["openai"]["train"]["dropped_rows"][0]["reasons"] == ["tool_message_without_call"]
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,

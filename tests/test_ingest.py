@@ -23,18 +23,27 @@ def ingest(name: str, spec, cfg: IngestSettings = AUTO):
     return ingest_file(name, list(iter_jsonl_raw(DATA / f"{name}.jsonl")), spec, cfg)
 
 
-@pytest.mark.parametrize("name, fmt, rows, reasons", [
-    ("openai_tools", "openai", 4, {"unmappable": 1, "unknown_category": 1, "multi_turn": 1, "json_invalid": 1}),
-    ("sharegpt", "sharegpt", 3, {"multi_turn": 1, "unmappable": 1}),
-    ("alpaca", "alpaca", 3, {"unmappable": 1}),
-    ("production", "production", 5, {"unknown_format": 1}),
-    ("mixed", "production", 2, {"format_mismatch": 1}),
+@pytest.mark.parametrize("name, fmt, rows, reasons, turns", [
+    # trace-0006: weather call, a plain-text reply (no category), then a timer call: 3 turns, 2 rows
+    ("openai_tools", "openai", 6, {"unmappable": 1, "unknown_category": 2, "json_invalid": 1}, 2),
+    # sg-4: a function call, then the text after the observation
+    ("sharegpt", "sharegpt", 4, {"unknown_category": 1, "unmappable": 1}, 1),
+    ("alpaca", "alpaca", 3, {"unmappable": 1}, 0),
+    ("production", "production", 5, {"unknown_format": 1}, 0),
+    ("mixed", "production", 2, {"format_mismatch": 1}, 0),
+    # a 3-turn trace (3 rows); a trace whose 2nd call names a tool outside the catalog; parallel calls;
+    # a tool message with no call before it
+    ("trace", "openai", 4, {"unknown_category": 1, "unmappable": 2}, 3),
 ])
-def test_each_example_file_imports_with_the_expected_counts(spec, name, fmt, rows, reasons):
+def test_each_example_file_imports_with_the_expected_counts(spec, name, fmt, rows, reasons, turns):
     got, rejected, file_fmt = ingest(name, spec)
     n_lines = sum(1 for _ in iter_jsonl_raw(DATA / f"{name}.jsonl"))
     assert file_fmt == fmt
-    assert len(got) == rows and len(got) + len(rejected) == n_lines  # nothing lost
+    # nothing lost: every line leaves as rows or rejected records, and each extra record is one more
+    # assistant turn of an unrolled trace
+    assert len(got) == rows and len(got) + len(rejected) == n_lines + turns
+    lines = {r.annotations["import"]["line"] for r in got} | {r.line for r in rejected}
+    assert lines == set(range(1, n_lines + 1))
     assert Counter(x.code for r in rejected for x in r.reasons) == reasons
     assert all(r.line and r.batch == f"import_{name}" and r.stage == "ingest" for r in rejected)
     for row in got:  # every imported row is the task's: its prompt, a category, provenance, and where it came from
@@ -60,6 +69,39 @@ def test_tool_calls_and_corrections_become_the_task_answer(spec):
     rows, _, _ = ingest("sharegpt", spec)
     assert json.loads(rows[0].assistant) == {"tool": "send_message", "arguments": {
         "recipient": "#ops-alerts", "channel": "slack", "body": "the nightly backup failed again"}}
+
+
+def test_a_three_turn_trace_gives_three_rows_with_their_history(spec):
+    rows, rejected, _ = ingest("trace", spec, IngestSettings("auto", "production_like", "medium", "last"))
+    trace = [r for r in rows if r.annotations["import"]["original_id"] == "run-7f3a"]
+    assert [r.annotations["import"]["turn"] for r in trace] == [1, 2, 3]
+    assert [[m.role for m in r.messages] for r in trace] == [
+        ["system", "user", "assistant"],
+        ["system", "user", "assistant", "tool", "user", "assistant"],
+        ["system", "user", "assistant", "tool", "user", "assistant", "tool", "user", "assistant"]]
+    last = trace[2]
+    assert last.user == "and text maya that I'll bring the umbrella"
+    # history's calls read as the task's answers, i.e. what the model itself says; tool results stay
+    assert last.messages[2].content == trace[0].assistant == spec.canonical(
+        {"tool": "get_weather", "arguments": {"location": "lisbon", "date": "tomorrow"}})
+    assert last.messages[3].content == '{"high_c": 19, "low_c": 12, "rain_chance": 0.7}'
+    # reasoning: `last` keeps it on the learned turn only
+    assert last.messages[-1].reasoning == "A message to Maya; no channel named, so sms."
+    assert all(m.reasoning is None for m in last.messages[:-1])
+    assert len({r.provenance.group for r in trace}) == 1 and len({r.id for r in trace}) == 3  # split keeps them together
+    # the tool outside the catalog is turned away with its turn number; the turn before it is a row
+    pizza = next(r for r in rejected if r.reasons[0].code == "unknown_category")
+    assert pizza.line == 2 and pizza.reasons[0].detail == {"label": "order_food", "turn": 2}
+    assert any(r.annotations["import"].get("original_id") == "run-8c01" for r in rows)
+    assert {r.reasons[0].message.split(": ", 1)[1] for r in rejected if r.reasons[0].code == "unmappable"} == {
+        "2 tool calls in one turn: the task's answer is one call",
+        "a tool message must follow an assistant turn (its call) or another tool message"}
+    # `all` keeps every turn's reasoning, `none` (the default: a JSON-only contract) none
+    every, _, _ = ingest("trace", spec, IngestSettings("auto", "production_like", "medium", "all"))
+    assert [m.reasoning is not None for m in every[2].messages if m.role == "assistant"] == [True, True, True]
+    bare, _, _ = ingest("trace", spec)
+    assert all(m.reasoning is None for r in bare for m in r.messages)
+    assert [r.id for r in bare] != [r.id for r in rows]  # reasoning is part of the content
 
 
 def test_a_forced_format_rejects_lines_of_another(spec):
@@ -88,6 +130,24 @@ def test_import_of_an_export_returns_the_same_rows(spec, row_factory, fmt):
     assert [r.id for r in back] == [r.id for r in rows]  # the id is the content's: same messages, same id
 
 
+@pytest.mark.parametrize("fmt", ["openai_tools", "openai", "sharegpt", "alpaca"])
+def test_an_unrolled_trace_exports_where_the_format_can_hold_it(spec, fmt):
+    """A trace's last row carries its whole history: the native tool shape re-imports it as the same
+    rows; a format that cannot hold a tool result after a call, or any history, drops it with a reason."""
+    rows, _, _ = ingest("trace", spec)
+    trace = [r for r in rows if r.annotations["import"].get("original_id") == "run-7f3a"]
+    tools = tools_from_schema(spec.json_schema(), spec.label_key, spec.args_key, spec.negative_label)
+    examples, dropped = convert(trace[-1:], fmt, tools=tools, label_key=spec.label_key, args_key=spec.args_key)
+    if fmt != "openai_tools":
+        reason = {"openai": "tool_message_without_call", "sharegpt": "turns_not_alternating",
+                  "alpaca": "multi_turn_history"}[fmt]
+        assert not examples and reason in dropped[0]["reasons"]
+        return
+    assert not dropped
+    back, rejected, _ = ingest_file("export", [(1, json.dumps(examples[0]))], spec, AUTO)
+    assert not rejected and [r.id for r in back] == [r.id for r in trace]  # unrolled again: the same 3 rows
+
+
 def test_detect_format():
     assert detect_format({"messages": []}) == "openai"
     assert detect_format({"conversations": []}) == "sharegpt"
@@ -113,7 +173,9 @@ def test_ingest_stage_then_validate_keep_every_row(tmp_path, spec, tokenizer_dir
                                 "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "d.json")])
     m = json.loads((tmp_path / "d.json").read_text())
     n_lines = sum(1 for f in raw.glob("*.jsonl") for _ in iter_jsonl_raw(f))
-    assert m["input"] == n_lines == m["imported"] + m["rejected"] and m["imported"] == 17 and m["eval"] == 0
+    # 6 more examples than lines: the unrolled traces' extra assistant turns (see the counts test)
+    assert m["input"] == n_lines and m["examples"] == n_lines + 6 == m["imported"] + m["rejected"]
+    assert m["imported"] == 24 and m["eval"] == 0
     assert m["rejected_by_reason"]["line_too_long"] == 1 and m["by_file"]["huge"]["rejected"] == 1
     assert sorted(p.name for p in out.iterdir()) == sorted(f"import_{f.stem}.jsonl" for f in raw.glob("*.jsonl"))
     assert len(read_jsonl(tmp_path / "rejected.jsonl")) == m["rejected"]
@@ -131,7 +193,9 @@ def test_ingest_stage_then_validate_keep_every_row(tmp_path, spec, tokenizer_dir
     assert vm["input"] == m["imported"] == vm["accepted"] + vm["rejected"]
     accepted = read_rows(tmp_path / "accepted.jsonl")
     assert {r.provenance.batch for r in accepted} <= {f"import_{f.stem}" for f in raw.glob("*.jsonl")}
-    assert vm["accepted"] >= 14  # the example files hold contract-valid answers but for a few
+    assert vm["accepted"] >= 20  # the example files hold contract-valid answers but for a few
+    # the 3-turn trace passes validate whole: its rows keep their history
+    assert sum(1 for r in accepted if r.annotations["import"].get("original_id") == "run-7f3a") == 3
 
 
 
@@ -147,7 +211,7 @@ def test_a_data_type_the_task_lacks_is_an_error_only_with_files_to_import(tmp_pa
                                     "--rejected", str(tmp_path / "rej.jsonl"), "--metrics", str(tmp_path / "m.json")])
 
     run()  # nothing to import: the stage runs (a task without that data type still reproduces)
-    assert json.loads((tmp_path / "m.json").read_text()) == {"input": 0, "imported": 0, "eval": 0, "rejected": 0}
+    assert json.loads((tmp_path / "m.json").read_text()) == {"input": 0, "examples": 0, "imported": 0, "eval": 0, "rejected": 0}
     shutil.copy(DATA / "alpaca.jsonl", raw / "alpaca.jsonl")
     with pytest.raises(SystemExit, match="ingest.data_type 'no_such_type' is not one of"):
         run()
@@ -209,7 +273,7 @@ def test_production_logs_fill_the_eval_set_first_and_no_pii_survives(tmp_path, t
     assert [r.annotations["import"]["line"] for r in eval_rows] == sorted(r.annotations["import"]["line"] for r in eval_rows)
     assert eval_rows[0].annotations["import"]["original_id"] == "log-0"
     assert "log-3" not in {r.annotations["import"]["original_id"] for r in eval_rows}  # the next row took its place
-    assert m["by_file"]["app_logs"] == {"format": "production", "input": 100, "rows": 100, "rejected": 1,
+    assert m["by_file"]["app_logs"] == {"format": "production", "input": 100, "examples": 100, "rows": 100, "rejected": 1,
                                         "imported": 59, "eval": 40}
     assert [x["code"] for r in read_jsonl(tmp_path / "rej.jsonl") for x in r["reasons"]] == ["extra_field"]
     assert all(r.provenance.generator == "import:production" for r in eval_rows)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from slm_factory.privacy import Masker, find_pii, mask_text, privacy_gate
-from slm_factory.rows import make_row
+from slm_factory.rows import Message, make_row
 
 PROV = {"source": "human", "generator": "test", "category": "send_message", "data_type": "canonical",
         "difficulty": "easy", "group": "g", "batch": "b"}
@@ -75,6 +75,24 @@ def test_gate_masks_user_and_answer_alike_and_keeps_allowed_kinds():
     assert masked.user == "text <PHONE_1> running late, cc sam@example.com"
     assert json.loads(masked.assistant)["arguments"]["recipient"] == "<PHONE_1>"
     assert masked.annotations["pii_masked"] == {"phone": 2} and masked.annotations["pii_original_id"] == row.id
+
+
+def test_gate_masks_every_turn_of_a_trace_consistently():
+    """A multi-turn row: the history's tool result and the reasoning are masked too, and a value seen in
+    the history and again in the answer gets the same placeholder."""
+    history = [Message(role="user", content="who called me last?"),
+               Message(role="assistant", content='{"tool":"no_tool","arguments":{}}'),
+               Message(role="tool", content='{"last_caller": "+1 415-555-2671", "card": "4111 1111 1111 1111"}')]
+    answer = json.dumps({"tool": "send_message", "arguments": {"recipient": "+1 415-555-2671", "channel": "sms",
+                                                              "body": "call me back"}}, separators=(",", ":"))
+    row = make_row("Route the request.", "text them to call me back", answer, PROV, history=history,
+                   reasoning="The caller was +1 415-555-2671.")
+    masked, reasons = privacy_gate(row, "mask")
+    assert reasons == [] and masked.messages[3].content == '{"last_caller": "<PHONE_1>", "card": "<CARD_1>"}'
+    assert json.loads(masked.assistant)["arguments"]["recipient"] == "<PHONE_1>"
+    assert masked.messages[-1].reasoning == "The caller was <PHONE_1>."
+    assert "415-555" not in masked.model_dump_json() and "4111" not in masked.model_dump_json()
+    assert masked.annotations["pii_masked"] == {"card": 1, "phone": 3}
 
 
 def test_gate_reject_returns_reasons_and_the_masked_row():

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from slm_factory.rows import Row, content_id, parse_row_line
+from slm_factory.rows import Message, Row, content_id, dump_line, make_row, parse_row_line, role_problem
 
 
 def test_id_is_content_derived(row_factory):
@@ -23,9 +23,43 @@ def test_row_rejects_tampered_id_and_wrong_roles(row_factory):
         Row.model_validate(r)
     r2 = row_factory("hello there", {"tool": "no_tool", "arguments": {}}).model_dump()
     r2["messages"] = r2["messages"][1:]
-    with pytest.raises(ValidationError, match="system, user, assistant"):
+    with pytest.raises(ValidationError, match="a system prompt, a user turn"):
         Row.model_validate(r2)
 
+
+@pytest.mark.parametrize("roles, problem", [
+    (["system", "user", "assistant"], None),
+    (["system", "user", "assistant", "tool", "user", "assistant"], None),
+    (["system", "user", "assistant", "tool", "tool", "assistant"], None),
+    (["system", "user", "tool", "assistant"], "tool message must follow"),
+    (["system", "user", "assistant", "system", "user", "assistant"], "only the first"),
+    (["system", "user", "assistant", "user"], "assistant turn last"),
+    (["user", "assistant"], "a system prompt"),
+])
+def test_role_sequences(roles, problem):
+    got = role_problem(roles)
+    assert (got is None) if problem is None else (problem in got)
+
+
+def test_a_multi_turn_row_keeps_its_history_and_reasoning(row_factory):
+    single = row_factory("hello there", {"tool": "no_tool", "arguments": {}})
+    assert single.history == [] and single.prompt_text == "hello there"
+    assert single.prompt == [{"role": "system", "content": single.system}, {"role": "user", "content": "hello there"}]
+    assert "reasoning" not in single.model_dump(mode="json")["messages"][-1]  # rows without it read as before
+    history = [Message(role="user", content="weather in Oslo?"),
+               Message(role="assistant", content='{"tool":"get_weather","arguments":{"location":"Oslo"}}'),
+               Message(role="tool", content='{"temp_c": 4}')]
+    row = make_row(single.system, "yes, do it", '{"tool":"no_tool","arguments":{}}', single.provenance,
+                   history=history, reasoning="the user only agrees")
+    assert row.user == "yes, do it" and row.history == history
+    assert row.prompt_text.startswith("user: weather in Oslo?\n") and row.prompt_text.endswith("user: yes, do it")
+    assert row.prompt[-1] == {"role": "user", "content": "yes, do it"} and len(row.prompt) == 5
+    assert row.messages[-1].chat()["reasoning_content"] == "the user only agrees"
+    back = Row.model_validate_json(dump_line(row))
+    assert back == row  # reasoning survives the JSONL round trip
+    other = make_row(single.system, "yes, do it", '{"tool":"no_tool","arguments":{}}', single.provenance,
+                     history=history)
+    assert other.id != row.id  # the reasoning is content
 
 def test_parse_row_line_reasons():
     assert parse_row_line("{not json")[2].code == "json_invalid"
