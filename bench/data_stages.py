@@ -12,9 +12,10 @@ semantic stage <= 1.25x raw encode.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -22,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_stage(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """A stage script's module by name (`scripts.<name>`); run as a file, the repo root is not on the path."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"scripts.{name}")
 
 
 def synthetic(n: int, seed: int):

@@ -32,6 +32,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+
+class SpecError(ValueError):
+    """A specs folder is incomplete or inconsistent (raised here and by slm_factory.spec, which exports it)."""
+
+
 Kind = Literal["label", "enum", "bool", "number", "text", "arguments"]
 SetRole = Literal["dev", "golden", "safety", "test"]
 GateRole = Literal["main", "dev", "golden", "safety", "test"]
@@ -158,8 +163,6 @@ def default_eval_spec(label_key: str, args_key: str | None, negative_label: str 
 
 def load_eval_spec(path: Path) -> EvalSpec:
     """Parse and validate eval.yaml; any problem is one error naming the file and the field."""
-    from .spec import SpecError  # spec imports this module at load time
-
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import yaml
 
 from .spec import SpecError, TaskSpec
-from .teacher import Budget, Progress, Request, Response, ResponseCache, RunStats
+from .teacher import Budget, Progress, Request, Response, ResponseCache, RunStats, TemplateTeacher, Teacher
 
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 BATCH_STORE = "pending_batches.json"
@@ -438,3 +438,12 @@ class LLMTeacher:
                 else:
                     out[item["custom_id"]] = f"batch error {resp.get('status_code')}: {item.get('error')}"
         return out
+
+
+def make_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> Teacher:
+    """The teacher `teacher.provider` names; LLM providers check their API key here, before any work.
+    (Here, not in slm_factory.teacher, which the LLM teachers build on: no import cycle.)"""
+    provider = cfg.get("provider", "template")
+    if provider == "template":
+        return TemplateTeacher(spec, seed)
+    return LLMTeacher(spec, cfg, seed, cache_dir)

@@ -25,11 +25,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from .evalspec import EvalSpec, default_eval_spec, load_eval_spec
-
-
-class SpecError(ValueError):
-    """A specs folder is incomplete or inconsistent."""
+from .evalspec import EvalSpec, SpecError, default_eval_spec, load_eval_spec
 
 
 def load_module(path: Path, name: str) -> ModuleType:

@@ -218,12 +218,3 @@ class TemplateTeacher:
             out.append(resp)
         return out
 
-
-def make_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> Teacher:
-    """The teacher `teacher.provider` names; LLM providers check their API key here, before any work."""
-    provider = cfg.get("provider", "template")
-    if provider == "template":
-        return TemplateTeacher(spec, seed)
-    from .providers import LLMTeacher
-
-    return LLMTeacher(spec, cfg, seed, cache_dir)

@@ -54,14 +54,13 @@ def tokenizer_dir(tmp_path_factory) -> Path:
 
 
 def load_script(name: str):
-    """Import a stage script as a module (tests call its main(); scripts never import each other)."""
-    import importlib.util
+    """A stage script's module, imported by name (`scripts.<stage>`, `training.<backend>`): tests call
+    its main(); scripts never import each other. No work happens at import, so one module serves all.
+    `training/` has no __init__.py (a namespace package): the train stage depends on the whole folder,
+    and a file added there would rerun training for nothing."""
+    import importlib
 
-    path = ROOT / ("training" if name.startswith("train_") else "scripts") / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"{'training' if name.startswith('train_') else 'scripts'}.{name}")
 
 
 def params_with(changes: dict) -> dict:

@@ -3,7 +3,7 @@ for real on a tiny random model (CPU), so the GPU benchmark's code path is exerc
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import shutil
@@ -70,10 +70,7 @@ def test_importing_the_backends_module_imports_no_training_library():
 
 
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_train", ROOT / "bench/train_throughput.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("bench.train_throughput")
 
 
 def test_benchmark_ratios_pair_like_with_like():

@@ -1,0 +1,1 @@
+"""Benchmarks, run as `python bench/<name>.py`; a package only so tests import one by name."""
