@@ -9,7 +9,9 @@
 #
 # MAX_STEPS, BATCH and DROPOUT in the environment override the profile's 0 (= EPOCHS), 16 and 0.05: e.g.
 # MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly);
-# LAYERS and SEED override train.lora_layers and train.seed; TRAIN trains from another rows file
+# LAYERS and SEED override train.lora_layers and train.seed; GPUS and ACCEL set train.num_gpus and
+# train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
+# TRAIN trains from another rows file
 # (bench/data_scaling.sh uses it for subsets of data/train.jsonl).
 # BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
 # data/train.jsonl (with the dev curve), then scores dev, golden, adversarial and test (eval.release)
@@ -37,7 +39,8 @@ p.update(epochs=epochs, learning_rate=lr, lora_rank=rank, lora_alpha=2 * rank)
 p["train"].update(max_steps=int(os.environ.get("MAX_STEPS", 0)), batch_size=int(os.environ.get("BATCH", 16)),
                   lora_dropout=float(os.environ.get("DROPOUT", 0.05)),
                   lora_layers=int(os.environ.get("LAYERS", p["train"]["lora_layers"])),
-                  seed=int(os.environ.get("SEED", p["train"]["seed"])))
+                  seed=int(os.environ.get("SEED", p["train"]["seed"])),
+                  num_gpus=int(os.environ.get("GPUS", 1)), accelerate_config=os.environ.get("ACCEL") or None)
 p["eval"].update(release=True, batch_size=64)
 yaml.safe_dump(p, open(sys.argv[2], "w"))
 EOF

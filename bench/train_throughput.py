@@ -120,7 +120,7 @@ def scaling(results: list[dict]) -> list[dict]:
         b = one.get((r["backend"], r["arch"], r["rank"], r["quant"], r["policy"]))
         if r["gpus"] > 1 and b and b.get("tokens_per_s") and r.get("tokens_per_s"):
             out.append({"backend": r["backend"], "arch": r["arch"], "rank": r["rank"], "quant": r["quant"],
-                        "gpus": r["gpus"], "speedup": round(r["tokens_per_s"] / b["tokens_per_s"], 2),
+                        "gpus": r["gpus"], "strategy": r.get("strategy", "ddp"), "speedup": round(r["tokens_per_s"] / b["tokens_per_s"], 2),
                         "efficiency": round(r["tokens_per_s"] / b["tokens_per_s"] / r["gpus"], 2)})
     return out
 
@@ -242,7 +242,7 @@ def worker(a) -> None:
                     r = {"backend": a.backend, "arch": Path(model_dir).name, "rank": rank, "quant": quant,
                          "policy": a.policy, "gpus": int(os.environ.get("WORLD_SIZE", "1")),
                          "error": f"{type(e).__name__}: {e}"[:500]}
-                r.update(device=device, versions=versions)
+                r.update(device=device, versions=versions, strategy=os.environ.get("BENCH_STRATEGY", "single"))
                 if main_proc:
                     with open(a.out, "a") as f:
                         f.write(json.dumps(r) + "\n")
@@ -257,10 +257,10 @@ def table(results: list[dict]) -> str:
     for r in results:
         if "error" in r:
             lines.append(f"| {r['backend']} | {r['arch']} | {r['quant']} | {r['rank']} | {r['policy']} | | "
-                         f"{r['gpus']} | error: {r['error'][:80]} | | |")
+                         f"{r['gpus']} {r.get('strategy', '')} | error: {r['error'][:80]} | | |")
             continue
         lines.append(f"| {r['backend']} | {r['arch']} | {r['quant']} | {r['rank']} | {r['policy']} | "
-                     f"{'on' if r['gradient_checkpointing'] else 'off'} | {r['gpus']} | {r['step_time_s']} | "
+                     f"{'on' if r['gradient_checkpointing'] else 'off'} | {r['gpus']} {r.get('strategy', '')} | {r['step_time_s']} | "
                      f"{r['tokens_per_s']} | {r['peak_mem_gib']} |")
     return "\n".join(lines)
 
@@ -279,6 +279,8 @@ def main() -> None:
     ap.add_argument("--policy", default="padded", choices=["padded", "padding_free", "unsloth-default"])
     ap.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing on (both backends)")
     ap.add_argument("--gpus", nargs="+", type=int, default=[1], help="processes (GPUs) per run; >1 uses accelerate")
+    ap.add_argument("--accelerate-config", help="for runs on >1 GPU: an accelerate config file (configs/accelerate/"
+                    "zero2.yaml, fsdp.yaml) instead of plain DDP")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=16)
@@ -311,11 +313,15 @@ def main() -> None:
     for gpus in a.gpus:
         for backend in a.backends:
             launcher = [sys.executable]
+            strategy = "single"
             if gpus > 1:
-                launcher += ["-m", "accelerate.commands.launch", "--num_processes", str(gpus), "--multi_gpu"]
+                launcher += ["-m", "accelerate.commands.launch", "--num_processes", str(gpus)]
+                launcher += ["--config_file", a.accelerate_config] if a.accelerate_config else ["--multi_gpu"]
+                strategy = Path(a.accelerate_config).stem if a.accelerate_config else "ddp"
             cmd = [*launcher, __file__, "--worker", "--backend", backend, *common]
-            print(f"== {backend} on {gpus} GPU(s)", file=sys.stderr, flush=True)
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            print(f"== {backend} on {gpus} GPU(s), {strategy}", file=sys.stderr, flush=True)
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+                   "BENCH_STRATEGY": strategy}
             if gpus == 1 and "CUDA_VISIBLE_DEVICES" not in env:
                 env["CUDA_VISIBLE_DEVICES"] = "0"  # else HF Trainer uses nn.DataParallel, which SFTTrainer refuses
             rc = subprocess.call(cmd, env=env)
@@ -328,7 +334,7 @@ def main() -> None:
         print(f"unsloth/trl {p['arch']} {p['quant']} r{p['rank']} {p['policy']}: tokens/s x{p['speed_ratio']}, "
               f"peak memory x{p['memory_ratio']}")
     for s in scaling(ok):
-        print(f"scaling {s['backend']} {s['arch']} {s['quant']} r{s['rank']}: {s['gpus']} GPUs = x{s['speedup']} "
+        print(f"scaling {s['backend']} {s['arch']} {s['quant']} r{s['rank']}: {s['gpus']} GPUs ({s['strategy']}) = x{s['speedup']} "
               f"one GPU's tokens/s (efficiency {s['efficiency']})")
 
 

@@ -7,7 +7,9 @@
 own process (training/train_<backend>.py) with the same arguments, so CPU runs never import unsloth.
 `train.num_gpus` > 1 runs the TRL backend under `accelerate launch` (DDP, one process per GPU;
 `train.batch_size` is per GPU), or with `train.accelerate_config` (an `accelerate config` file:
-FSDP, DeepSpeed ZeRO-2, ...) instead of plain DDP.
+configs/accelerate/zero2.yaml for DeepSpeed ZeRO-2, fsdp.yaml for FSDP) instead of plain DDP. The
+config file's content is not a DVC dependency (it is only read when named): after editing one in use,
+`dvc repro -f train`.
 """
 
 from __future__ import annotations
@@ -62,6 +64,31 @@ def check_gpus(backend: str, num_gpus: int, visible: int) -> None:
         raise SystemExit(f"train.num_gpus={num_gpus} but only {visible} CUDA device(s) are visible")
 
 
+def check_accelerate_config(path: str | None, deepspeed_installed: bool) -> None:
+    """A one-line error before any work: a config file that is missing, not an `accelerate config`
+    mapping, or asks for DeepSpeed where it is not installed, or names a DeepSpeed file that is missing.
+    (The shipped ones: configs/accelerate/zero2.yaml, fsdp.yaml.)"""
+    if not path:
+        return
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise SystemExit(f"train.accelerate_config: {path} does not exist (shipped: configs/accelerate/zero2.yaml, fsdp.yaml)")
+    try:
+        cfg = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise SystemExit(f"train.accelerate_config: {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(cfg, dict) or "distributed_type" not in cfg:
+        raise SystemExit(f"train.accelerate_config: {path} has no distributed_type (write it with `accelerate config`)")
+    if cfg["distributed_type"] == "DEEPSPEED":
+        if not deepspeed_installed:
+            raise SystemExit(f"train.accelerate_config: {path} asks for DeepSpeed, which is not installed (pip install deepspeed)")
+        ds_file = (cfg.get("deepspeed_config") or {}).get("deepspeed_config_file")
+        if ds_file and not Path(ds_file).is_file():
+            raise SystemExit(f"train.accelerate_config: {path} names {ds_file}, which does not exist")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     params = load_params(Path(argv[argv.index("--params") + 1]), PARAMS)
@@ -74,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         requested = "trl"  # the multi-GPU engine
     backend = pick_backend(requested, torch.cuda.is_available(), importlib.util.find_spec("unsloth") is not None)
     check_gpus(backend, num_gpus, torch.cuda.device_count())
+    check_accelerate_config(cfg.get("accelerate_config"), importlib.util.find_spec("deepspeed") is not None)
     script = Path(__file__).resolve().parents[1] / "training" / BACKENDS[backend]
     cmd = launch_command(sys.executable, script, argv, num_gpus, cfg.get("accelerate_config"))
     log.info("backend: %s%s", backend, f" on {num_gpus} GPUs" if num_gpus > 1 else "")

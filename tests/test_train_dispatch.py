@@ -45,6 +45,25 @@ def test_gpu_count_checks_are_clear():
         train.check_gpus("trl", 2, 1)
 
 
+def test_accelerate_configs_are_checked_before_any_work(tmp_path, monkeypatch):
+    train = load_script("train")
+    monkeypatch.chdir(ROOT)
+    for shipped in ("configs/accelerate/zero2.yaml", "configs/accelerate/fsdp.yaml"):
+        train.check_accelerate_config(shipped, deepspeed_installed=True)
+    train.check_accelerate_config(None, deepspeed_installed=False)
+    train.check_accelerate_config("configs/accelerate/fsdp.yaml", deepspeed_installed=False)
+    with pytest.raises(SystemExit, match="asks for DeepSpeed, which is not installed"):
+        train.check_accelerate_config("configs/accelerate/zero2.yaml", deepspeed_installed=False)
+    with pytest.raises(SystemExit, match="does not exist"):
+        train.check_accelerate_config(str(tmp_path / "nope.yaml"), deepspeed_installed=True)
+    (tmp_path / "bad.yaml").write_text("num_processes: 4\n")
+    with pytest.raises(SystemExit, match="no distributed_type"):
+        train.check_accelerate_config(str(tmp_path / "bad.yaml"), deepspeed_installed=True)
+    (tmp_path / "ds.yaml").write_text("distributed_type: DEEPSPEED\ndeepspeed_config:\n  deepspeed_config_file: gone.json\n")
+    with pytest.raises(SystemExit, match="names gone.json, which does not exist"):
+        train.check_accelerate_config(str(tmp_path / "ds.yaml"), deepspeed_installed=True)
+
+
 def test_one_gpu_runs_see_one_gpu():
     train = load_script("train")
     assert train.process_env({}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "0"}
