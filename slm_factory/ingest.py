@@ -147,17 +147,20 @@ def _conversation(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, list[Messag
 
 def unroll(turns: list[Message], reasoning: str) -> list[tuple[int, list[Message]]]:
     """One example per assistant turn: `(turn number, messages up to and including it)`, turn numbers
-    counting assistant turns from 1 (an example whose messages are no row, say an assistant turn before
-    any request, is the caller's to reject). `reasoning` says which assistant
+    counting assistant turns from 1. Turns before the first user message (a greeting the product
+    opens with) are left out of later examples' history; an assistant turn among them, or any example
+    whose messages are no row, is the caller's to reject. `reasoning` says which assistant
     turns keep theirs: `last` only the turn the example teaches (as Qwen's chat template renders
     reasoning only after the last user turn), `all` every one, `none` no turn."""
     out, n = [], 0
+    first_user = next((i for i, t in enumerate(turns) if t.role == "user"), len(turns))
     for i, m in enumerate(turns):
         if m.role != "assistant":
             continue
         n += 1
+        start = first_user if first_user < i else 0
         msgs = [t if t.role != "assistant" or reasoning == "all" or (reasoning == "last" and j == i)
-                else t.model_copy(update={"reasoning": None}) for j, t in enumerate(turns[:i + 1])]
+                else t.model_copy(update={"reasoning": None}) for j, t in enumerate(turns[:i + 1]) if j >= start]
         out.append((n, msgs))
     return out
 

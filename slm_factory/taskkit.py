@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .rows import make_row, read_jsonl
+from .rows import Message, conversation_row, make_row, read_jsonl
 from .spec import SpecError, TaskSpec
 from .templates import Grammar
 
@@ -81,9 +81,8 @@ def _check_eval_file(spec: TaskSpec, path: Path, role: str, fix_ids: bool) -> li
         where = f"{path}:{n}"
         try:
             raw = json.loads(line)
-            msgs = raw["messages"]
-            row = make_row(msgs[0]["content"], msgs[1]["content"], msgs[2]["content"], raw["provenance"],
-                           **raw.get("annotations", {}))
+            row = conversation_row([Message(**m) for m in raw["messages"]], raw["provenance"],
+                                   **raw.get("annotations", {}))
         except (ValueError, KeyError, IndexError, TypeError) as e:
             problems.append(f"{where}: not a row: {e}")
             continue

@@ -104,6 +104,19 @@ def test_a_three_turn_trace_gives_three_rows_with_their_history(spec):
     assert [r.id for r in bare] != [r.id for r in rows]  # reasoning is part of the content
 
 
+def test_a_greeting_before_the_first_request_is_no_example(spec):
+    """A product log that opens with the assistant's greeting: the greeting is turned away (no request
+    before it), and the next turn's row starts at the request."""
+    call = {"id": "c1", "type": "function", "function": {"name": "set_timer", "arguments": '{"duration_seconds": 300}'}}
+    line = json.dumps({"messages": [{"role": "assistant", "content": "Hi! How can I help?"},
+                                    {"role": "user", "content": "five minute timer please"},
+                                    {"role": "assistant", "tool_calls": [call]}]})
+    rows, rejected, _ = ingest_file("greet", [(1, line)], spec, AUTO)
+    assert [[m.role for m in r.messages] for r in rows] == [["system", "user", "assistant"]]
+    assert rows[0].annotations["import"]["turn"] == 2
+    assert [(r.reasons[0].code, r.reasons[0].detail["turn"]) for r in rejected] == [("unmappable", 1)]
+
+
 def test_a_forced_format_rejects_lines_of_another(spec):
     rows, rejected, fmt = ingest("mixed", spec, IngestSettings("alpaca", "production_like", "medium"))
     assert fmt == "alpaca" and len(rows) == 1
