@@ -21,6 +21,8 @@ conversation's rows together. Where it came from (file stem, line, format, origi
 A multi-turn conversation unrolls into one row per assistant turn, each with its history (earlier
 turns and tool results; `annotations["import"]["turn"]` numbers it), all in the conversation's group.
 Earlier assistant calls read as the task's JSON answers, so history looks like what the model says.
+The tools a trace offered are kept in `annotations["import"]["tools"]`; the rows train on the task's
+own catalog (a call outside it is rejected, below).
 `ingest.reasoning` keeps reasoning on the learned turn only (`last`), on every turn (`all`) or on none
 (`none`, for a contract whose answer is the JSON alone). Training puts the loss on the last turn.
 
@@ -228,6 +230,10 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
             continue
         original_id = obj.get("id") if isinstance(obj.get("id"), (str, int)) else None
         multi = len(examples) > 1
+        # the tools a trace offered, for the record: the model is trained on the task's own catalog
+        offered = sorted({t["function"]["name"] for t in obj.get("tools") or []
+                          if isinstance(t, dict) and isinstance(t.get("function"), dict)
+                          and isinstance(t["function"].get("name"), str)})
         for turn, msgs in examples:
             at = turn if multi else None
             problem = role_problem(["system"] + [m.role for m in msgs])
@@ -246,7 +252,7 @@ def ingest_file(stem: str, lines: list[tuple[int, str]], spec: TaskSpec, cfg: In
                 continue
             note = {"file": stem, "line": line_no, "format": fmt,
                     **({"original_id": original_id} if original_id is not None else {}),
-                    **({"turn": turn} if multi else {})}
+                    **({"turn": turn} if multi else {}), **({"tools": offered} if offered else {})}
             if system and system.strip() != spec.system_prompt:
                 note["system_prompt"] = system
             # every row of one conversation shares its group, so split keeps a trace's rows together

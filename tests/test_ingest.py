@@ -89,6 +89,7 @@ def test_a_three_turn_trace_gives_three_rows_with_their_history(spec):
     assert last.messages[-1].reasoning == "A message to Maya; no channel named, so sms."
     assert all(m.reasoning is None for m in last.messages[:-1])
     assert len({r.provenance.group for r in trace}) == 1 and len({r.id for r in trace}) == 3  # split keeps them together
+    assert last.annotations["import"]["tools"] == ["create_reminder", "get_weather", "send_message", "set_timer"]
     # the tool outside the catalog is turned away with its turn number; the turn before it is a row
     pizza = next(r for r in rejected if r.reasons[0].code == "unknown_category")
     assert pizza.line == 2 and pizza.reasons[0].detail == {"label": "order_food", "turn": 2}
@@ -210,6 +211,27 @@ def test_ingest_stage_then_validate_keep_every_row(tmp_path, spec, tokenizer_dir
     # the 3-turn trace passes validate whole: its rows keep their history
     assert sum(1 for r in accepted if r.annotations["import"].get("original_id") == "run-7f3a") == 3
 
+
+
+def test_a_50_mb_line_is_rejected_and_the_rest_of_its_file_imported(tmp_path):
+    """With the shipped max_line_bytes, a 50 MB line (a dump pasted into a log) is one rejected record
+    holding its first 2000 characters; the lines around it import."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    good = json.dumps({"input": "set a timer for 5 minutes", "output": {"tool": "set_timer", "arguments": {"duration_seconds": 300}}})
+    with (raw / "logs.jsonl").open("w") as f:
+        f.write(good + "\n")
+        f.write('{"input": "' + "x" * 50_000_000 + '", "output": "{}"}\n')
+        f.write(good.replace("5 minutes", "five minutes") + "\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(params_with({"ingest": {"route": "train"}})))
+    load_script("ingest").main(["--params", str(params), "--specs", str(ROOT / "specs"), "--raw", str(raw),
+                                "--out", str(tmp_path / "imported"), "--eval-out", str(tmp_path / "production.jsonl"),
+                                "--rejected", str(tmp_path / "rejected.jsonl"), "--metrics", str(tmp_path / "m.json")])
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m == {"input": 3, "examples": 3, "imported": 2, "eval": 0, "rejected": 1}
+    rej = read_jsonl(tmp_path / "rejected.jsonl")
+    assert rej[0]["line"] == 2 and rej[0]["reasons"][0]["code"] == "line_too_long" and len(rej[0]["raw"]) == 2000
 
 
 def test_a_data_type_the_task_lacks_is_an_error_only_with_files_to_import(tmp_path):
