@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from slm_factory.common import get_logger, load_params
-from slm_factory.modeling import check_special_tokens, load_for_export
+from slm_factory.modeling import check_special_tokens, load_for_export, save_tokenizer
 
 log = get_logger("prepare_base")
 PARAMS = ("base_model",)  # exactly the stage's params in dvc.yaml
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.out.exists():
         shutil.rmtree(a.out)
     model.save_pretrained(a.out)
-    tok.save_pretrained(a.out)
+    save_tokenizer(tok, a.out)
     from transformers import AutoTokenizer
 
     # What every later stage will load: check the saved copy, not the object in memory.

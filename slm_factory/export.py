@@ -49,7 +49,7 @@ def merge(base_dir: Path, adapter_dir: Path, out: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .modeling import fix_special_tokens
+    from .modeling import fix_special_tokens, save_tokenizer
 
     if not (adapter_dir / "adapter_config.json").exists():
         raise ExportError(f"no adapter in {adapter_dir} (adapter_config.json missing): run the train stage first")
@@ -60,7 +60,7 @@ def merge(base_dir: Path, adapter_dir: Path, out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
+    save_tokenizer(tok, tmp)
     _replace(tmp, out)
 
 

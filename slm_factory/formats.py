@@ -16,8 +16,8 @@ message to answer, ShareGPT needs human and gpt sides to alternate, Alpaca holds
 
 `check_*` return the reasons an example breaks its target's documented rules ([] when it is fine), so
 an export drops such an example with its reason instead of writing a file the trainer rejects.
-`from_*` read a single-exchange example back into (system, user, assistant): `from_x(to_x(row))` is
-the row's text (ingest reads every format, multi-turn included).
+Reading these formats back is ingest's job (every format, multi-turn included); `from_alpaca` is here
+because Alpaca's rules and its reading are one thing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from .rows import Row
 
 FORMATS = ("openai", "openai_tools", "sharegpt", "alpaca")
-OPENAI_ROLES = {"system", "user", "assistant", "tool"}
+OPENAI_ROLES = {"system", "user", "assistant", "tool"}  # what a chat example may hold
 SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
 
 
@@ -103,10 +103,9 @@ def to_sharegpt(row: Row) -> dict:
 
 
 def to_alpaca(row: Row) -> dict:
-    """One exchange; a row with history keeps it under `history` (LLaMA-Factory's Alpaca extension) for
-    `check_alpaca` to turn away, since plain Alpaca trainers would train on the last exchange alone."""
-    out = {"instruction": row.system, "input": row.user, "output": row.assistant}
-    return out if len(row.messages) == 3 else {**out, "history": [m.role for m in row.history]}
+    """One exchange (`convert` drops a row with history: Alpaca trainers would learn its last exchange
+    without the turns it depends on)."""
+    return {"instruction": row.system, "input": row.user, "output": row.assistant}
 
 
 def check_openai(example: dict, max_example_bytes: int) -> list[str]:
@@ -179,40 +178,13 @@ def check_sharegpt(example: dict) -> list[str]:
 
 def check_alpaca(example: dict) -> list[str]:
     problems = [f"missing:{k}" for k in ("instruction", "input", "output") if not isinstance(example.get(k), str)]
-    if example.get("history"):
+    if example.get("history"):  # LLaMA-Factory's extension: turns before this one, which we'd lose
         problems.append("multi_turn_history")
     if not problems and not example["output"]:
         problems.append("empty_output")
     if not problems and not (example["instruction"] or example["input"]):
         problems.append("empty_prompt")
     return problems
-
-
-def from_openai(example: dict, label_key: str | None = None, args_key: str | None = None) -> tuple[str, str, str]:
-    """(system, user, assistant) of a single-turn example; a native tool call becomes the contract's JSON."""
-    msgs = example.get("messages") or []
-    by_role = {m.get("role"): m for m in msgs}
-    if set(by_role) - {"system", "user", "assistant"} or len(msgs) > 3 or "user" not in by_role \
-            or "assistant" not in by_role:
-        raise FormatError("not a single-turn system/user/assistant example")
-    last = by_role["assistant"]
-    if last.get("tool_calls"):
-        if not (label_key and args_key):
-            raise FormatError("a tool call, but the task names no label_key/args_key to map it to")
-        fn = last["tool_calls"][0]["function"]
-        answer = json.dumps({label_key: fn["name"], args_key: json.loads(fn["arguments"])},
-                            ensure_ascii=False, separators=(",", ":"))
-    else:
-        answer = last.get("content") or ""
-    return by_role.get("system", {}).get("content", ""), by_role["user"]["content"], answer
-
-
-def from_sharegpt(example: dict) -> tuple[str, str, str]:
-    turns = {t.get("from"): t.get("value", "") for t in example.get("conversations") or []}
-    if set(turns) - {"system", "human", "gpt"} or "human" not in turns or "gpt" not in turns \
-            or len(example["conversations"]) > 3:
-        raise FormatError("not a single-turn system/human/gpt conversation")
-    return turns.get("system", ""), turns["human"], turns["gpt"]
 
 
 def from_alpaca(example: dict) -> tuple[str, str, str]:
@@ -242,7 +214,7 @@ def convert(rows: list[Row], fmt: str, *, tools: list[dict] | None = None, label
             problems = check_sharegpt(ex)
         else:
             ex = to_alpaca(row)
-            problems = check_alpaca(ex)
+            problems = ["multi_turn_history"] if row.history else check_alpaca(ex)
         if problems:
             dropped.append({"id": row.id, "reasons": problems})
         else:

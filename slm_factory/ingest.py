@@ -91,8 +91,8 @@ def _call_answer(name: object, arguments: object, spec: TaskSpec) -> str:
     return TaskSpec.canonical({spec.label_key: _text(name), spec.args_key: args})
 
 
-OPENAI_ROLES = {"user": "user", "assistant": "assistant", "tool": "tool"}
-SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "function_call": "assistant", "observation": "tool",
+OPENAI_ROLE_MAP = {"user": "user", "assistant": "assistant", "tool": "tool"}
+SHAREGPT_ROLE_MAP = {"human": "user", "gpt": "assistant", "function_call": "assistant", "observation": "tool",
                   "tool": "tool"}
 
 
@@ -104,8 +104,8 @@ def _conversation(obj: dict, fmt: str, spec: TaskSpec) -> tuple[str, list[Messag
     reads exactly like the answers the model learns; an assistant's `reasoning_content` is kept on its
     turn (`ingest.reasoning` decides later which turns keep it)."""
     if fmt in ("openai", "sharegpt"):
-        key, role_key, text_key, roles = (("messages", "role", "content", OPENAI_ROLES) if fmt == "openai"
-                                          else ("conversations", "from", "value", SHAREGPT_ROLES))
+        key, role_key, text_key, roles = (("messages", "role", "content", OPENAI_ROLE_MAP) if fmt == "openai"
+                                          else ("conversations", "from", "value", SHAREGPT_ROLE_MAP))
         msgs = obj.get(key)
         if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
             raise FormatError(f"{key!r} must be a list of objects")

@@ -88,6 +88,23 @@ def check_special_tokens(tok, where: str = "the tokenizer") -> None:
                              ". Rerun prepare_base (it sets both to the end-of-turn token).")
 
 
+# What transformers records in tokenizer_config.json about how the tokenizer was *loaded*, not what it
+# is: `local_files_only` follows HF_HUB_OFFLINE, so with it the saved files (and the base model's,
+# adapter's and merged model's hashes over them) would depend on the shell that ran the stage.
+LOADING_KEYS = ("local_files_only", "is_local")
+
+
+def save_tokenizer(tok, out: str | Path) -> None:
+    """`tok.save_pretrained(out)` whose files depend on the tokenizer alone: the loading options are left
+    out of tokenizer_config.json (written as transformers writes it: sorted keys, two-space indent)."""
+    tok.save_pretrained(str(out))
+    path = Path(out) / "tokenizer_config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    for key in LOADING_KEYS:
+        cfg.pop(key, None)
+    path.write_text(json.dumps(cfg, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def load_for_export(name: str):
     """Model and tokenizer from the `base_model` param, dequantised to plain float tensors, with EOS and
     pad set to the chat template's end-of-turn token."""

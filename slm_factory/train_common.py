@@ -267,6 +267,8 @@ def finish(trainer, tok, a, backend: str, seconds: float, n_rows: int, counter: 
     """Save the adapter and tokenizer, the loss curve, the figures and the timings (on the main process
     only when several train together; `num_tokens` in TRL's logs is already summed over processes).
     Timings go to their own file (`--timings`): no stage depends on it, so their noise reruns nothing."""
+    from .modeling import save_tokenizer
+
     sharded = getattr(trainer, "is_fsdp_enabled", False)
     if sharded:  # FSDP: every process takes part in gathering the weights; the trainer writes on rank 0
         trainer.save_model(str(a.out))
@@ -276,7 +278,7 @@ def finish(trainer, tok, a, backend: str, seconds: float, n_rows: int, counter: 
         (a.out / "training_args.bin").unlink(missing_ok=True)  # the trainer's pickle: not the adapter's
     else:
         trainer.model.save_pretrained(str(a.out))
-    tok.save_pretrained(str(a.out))
+    save_tokenizer(tok, a.out)
     stable_adapter_config(a.out / "adapter_config.json")
     # Only the batches optimizer steps consumed (the loader may have collated one more).
     used = trainer.state.global_step * trainer.args.gradient_accumulation_steps

@@ -44,12 +44,12 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     """The bundled model's tokenizer saved as a plain folder (what prepare_base writes, minus weights)."""
     from transformers import AutoTokenizer
 
-    from slm_factory.modeling import BUNDLED, resolve_base
+    from slm_factory.modeling import BUNDLED, resolve_base, save_tokenizer
 
     path, gguf = resolve_base(BUNDLED)
     tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
     out = tmp_path_factory.mktemp("tok")
-    tok.save_pretrained(out)
+    save_tokenizer(tok, out)
     return out
 
 

@@ -129,3 +129,25 @@ def test_adapter_config_is_written_the_same_whatever_the_hash_seed(tmp_path):
     path.write_text('{"r": 8, "target_modules": ["o_proj", "v_proj", "q_proj"]}')
     stable_adapter_config(path)
     assert path.read_bytes() == first and json.loads(first)["target_modules"] == ["o_proj", "q_proj", "v_proj"]
+
+
+def test_a_saved_tokenizer_does_not_record_how_it_was_loaded(tokenizer_dir, tmp_path):
+    """transformers writes `local_files_only` (which HF_HUB_OFFLINE decides) into tokenizer_config.json;
+    saved with save_tokenizer, the files are byte-identical however the tokenizer was loaded."""
+    from transformers import AutoTokenizer
+
+    from slm_factory.modeling import LOADING_KEYS, save_tokenizer
+
+    saved = []
+    for offline in (False, True):
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        tok.init_kwargs["local_files_only"] = offline  # what loading outside / inside offline mode records
+        plain, ours = tmp_path / f"plain{offline}", tmp_path / f"ours{offline}"
+        tok.save_pretrained(plain)
+        save_tokenizer(tok, ours)
+        assert json.loads((plain / "tokenizer_config.json").read_text())["local_files_only"] is offline
+        cfg = json.loads((ours / "tokenizer_config.json").read_text())
+        assert not set(LOADING_KEYS) & set(cfg) and cfg["eos_token"] == tok.eos_token
+        saved.append({p.name: p.read_bytes() for p in ours.iterdir()})
+    assert saved[0] == saved[1]
+    assert AutoTokenizer.from_pretrained(str(ours)).eos_token == tok.eos_token
