@@ -32,7 +32,8 @@ def load_stage(name: str):
 def synthetic(n: int, seed: int):
     from slm_factory.generation import response_to_rows
     from slm_factory.spec import TaskSpec
-    from slm_factory.teacher import TemplateTeacher, plan_requests
+    from slm_factory.teachers.base import plan_requests
+    from slm_factory.teachers.template import TemplateTeacher
 
     spec = TaskSpec.load(ROOT / "specs")
     teacher = TemplateTeacher(spec, seed)

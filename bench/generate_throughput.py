@@ -3,7 +3,7 @@
     python bench/generate_throughput.py [--requests 1000] [--concurrency 32] [--latency 0.1] [--provider anthropic] \
         [--repeat 5] [--http-client aiohttp]
 
-The server (slm_factory.fake_llm, in its own process so it does not share the client's GIL) answers
+The server (tests/fakes/fake_llm.py, in its own process so it does not share the client's GIL) answers
 every request after a fixed latency, so the named baseline is the ideal time
 requests / concurrency x latency (3.125 s for the defaults). Importing the SDK and building its client
 happen before the timer starts (a one-time cost of about a second, not throughput). Prints the
@@ -46,7 +46,7 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "slm_factory.fake_llm", "--specs", str(ROOT / "specs"),
+    server = subprocess.Popen([sys.executable, "-m", "tests.fakes.fake_llm", "--specs", str(ROOT / "specs"),
                                "--port", str(port), "--latency", str(a.latency)], stdout=subprocess.PIPE, text=True)
     server.stdout.readline()  # "fake LLM server on ..." once it listens
     ideal = a.requests / a.concurrency * a.latency
@@ -67,14 +67,14 @@ def main() -> None:
 
 
 def run(a, spec, base: str):
-    from slm_factory.providers import LLMTeacher
-    from slm_factory.teacher import ResponseCache, plan_requests
+    from slm_factory.teachers.base import ResponseCache, plan_requests
+    from slm_factory.teachers.factory import llm_teacher
 
     with tempfile.TemporaryDirectory() as tmp:
         url = base + ("" if a.provider == "anthropic" else "/v1")
         cfg = {"provider": a.provider, "model": "bench", "base_url": url, "concurrency": a.concurrency,
                "rows_per_request": 1, "max_tokens": 256, "http_client": a.http_client}
-        teacher = LLMTeacher(spec, cfg, 0, Path(tmp))
+        teacher = llm_teacher(spec, cfg, 0, Path(tmp))
         requests = plan_requests(spec, a.requests)
         cache = ResponseCache(Path(tmp) / "cache")
         identity = teacher.identity()  # builds the SDK client: its import is a one-time cost, not timed

@@ -8,7 +8,7 @@
 The named baseline is TRL+PEFT (`trl`), measured in the same run. Fair by construction:
 - one randomly initialised model per architecture (a real config, built here: throughput does not
   depend on weight values), saved once and loaded by both backends;
-- both backends are set up by `slm_factory.backends` (what the train stage runs): same LoRA targets
+- both backends are set up by `slm_factory.training.backends` (what the train stage runs): same LoRA targets
   (all linear layers), rank, alpha = 2 x rank, dropout 0, same NF4 recipe for QLoRA;
 - the same rows (the train split, shaped by the train stage's `prompt_completion`), the same
   SFTConfig (batch size, max length, seed, so the same batches in the same order), the same padding
@@ -134,9 +134,11 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
     import torch
     from transformers import TrainerCallback
 
-    from slm_factory.backends import LoraSettings, load_trl, load_unsloth
+    from slm_factory.training.backends import LoraSettings, load_trl, load_unsloth
     from slm_factory.rows import read_rows
-    from slm_factory.train_common import TokenCounter, prompt_completion, sft_config, world_size
+    from slm_factory.training.data import prompt_completion
+    from slm_factory.training.outputs import TokenCounter
+    from slm_factory.training.steps import sft_config, world_size
 
     cuda = torch.cuda.is_available()
     lora = LoraSettings(rank=rank, alpha=2 * rank, dropout=0.0, target_modules=TARGETS,
@@ -207,7 +209,7 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
 
 def worker(a) -> None:
     if a.policy == "padded" and a.backend == "unsloth":
-        from slm_factory.backends import keep_unsloth_padded
+        from slm_factory.training.backends import keep_unsloth_padded
 
         keep_unsloth_padded()
     if a.backend == "unsloth":

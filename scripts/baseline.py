@@ -20,7 +20,7 @@ from slm_factory import modeling
 from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.evaluation import few_shot, load_sets, run_function, run_model, summaries, write_predictions
 from slm_factory.metrics import score_row
-from slm_factory.providers import LLMTeacher
+from slm_factory.teachers.factory import llm_teacher
 from slm_factory.rows import read_rows
 from slm_factory.spec import TaskSpec
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     if tcfg.get("provider", "template") == "template":
         results["larger"] = {"skipped": "teacher.provider is 'template': no larger model is configured"}
     else:
-        llm = LLMTeacher(spec, tcfg, int(params["seed"]))
+        llm = llm_teacher(spec, tcfg, int(params["seed"]))
         scored, seconds = {}, 0.0
         for name, rows in sets.items():
             texts, took = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows], mnt * 4)

@@ -25,8 +25,8 @@ from slm_factory.common import get_logger, load_params, read_json, response_cach
 from slm_factory.generation import batch_name, native_tools_labeller, response_to_rows
 from slm_factory.rows import Reason, Rejected, write_jsonl
 from slm_factory.spec import TaskSpec
-from slm_factory.providers import make_teacher
-from slm_factory.teacher import ResponseCache, ask_cached, plan_requests
+from slm_factory.teachers.base import ResponseCache, ask_cached, plan_requests
+from slm_factory.teachers.factory import make_teacher
 
 log = get_logger("generate")
 PARAMS = ("seed", "n_examples", "repair", "teacher", "generate")  # exactly the stage's params in dvc.yaml

@@ -9,7 +9,7 @@ from typing import Any
 from .formats import tools_from_schema
 from .rows import Provenance, Reason, Rejected, Row, make_row
 from .spec import TaskSpec
-from .teacher import Request, Response
+from .teachers.base import Request, Response
 
 
 def batch_name(request: Request, batch_size: int) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .providers import LLMTeacher
 from .rows import Reason, Row
 from .spec import SpecError, TaskSpec
-from .teacher import Request, ResponseCache, ask_cached
+from .teachers.base import Request, ResponseCache, ask_cached, request_tag
+from .teachers.factory import llm_teacher
 
 class AcceptRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -66,27 +66,31 @@ def acceptable(verdict: dict, rubric: Rubric) -> tuple[bool, str]:
     return True, ""
 
 
-class Judge(LLMTeacher):
+class Judge:
+    """The judge asks the LLM `judge:` names (any API the teachers speak) with the judge prompt."""
+
     def __init__(self, spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path):
-        super().__init__(spec, {"rows_per_request": 1, "prompt": "judge.md", **cfg}, seed, cache_dir)
+        self.spec, self.cache_dir = spec, cache_dir
+        self.llm = llm_teacher(spec, {"rows_per_request": 1, "prompt": "judge.md", **cfg}, seed, cache_dir)
+        self.llm.prompter = self.prompt_for
         self.rows: list[Row] = []
         self.rubric = Rubric.of(spec)
 
     def prompt_for(self, r: Request) -> str:
         row = self.rows[r.index]
-        text = self.template.replace("{task}", self.spec.raw.get("description") or self.spec.prompted_system_prompt)
-        text = text.replace("{schema}", self.schema_text)
+        text = self.llm.template.replace("{task}", self.spec.raw.get("description") or self.spec.prompted_system_prompt)
+        text = text.replace("{schema}", self.llm.schema_text)
         text = text.replace("{dimensions}", ", ".join(self.rubric.dimensions))
         text = text.replace("{scale_min}", str(self.rubric.scale[0])).replace("{scale_max}", str(self.rubric.scale[1]))
         text = text.replace("{row}", json.dumps({"user": row.user, "assistant": row.assistant}, ensure_ascii=False))
-        return text + f"\n(request judge-{r.index})\n"
+        return text + "\n" + request_tag(r) + "\n"
 
     def judge(self, rows: list[Row]) -> dict[str, tuple[dict | None, Reason | None]]:
         """{row id: (verdict, rejection reason or None)}; rows the judge could not answer are rejected."""
         self.rows = rows
         reqs = [Request("judge", i, r.provenance.category, r.provenance.difficulty) for i, r in enumerate(rows)]
         cache = ResponseCache(self.cache_dir)
-        keys, answers, _ = ask_cached(self, reqs, cache)
+        keys, answers, _ = ask_cached(self.llm, reqs, cache)
         cache.close()
         out = {}
         for key, row in zip(keys, rows):

@@ -4,7 +4,7 @@ from transformers import AutoTokenizer
 
 from slm_factory import modeling
 from slm_factory.evaluation import messages_for
-from slm_factory.train_common import prompt_completion
+from slm_factory.training.data import prompt_completion
 
 
 def test_training_text_extends_the_eval_prompt(tokenizer_dir, row_factory, spec):

@@ -1,7 +1,8 @@
 import json
 import random
 
-from slm_factory.teacher import ResponseCache, TemplateTeacher, plan_requests, smooth_round_robin
+from slm_factory.teachers.base import ResponseCache, plan_requests, smooth_round_robin
+from slm_factory.teachers.template import TemplateTeacher
 from slm_factory.templates import Grammar
 
 from conftest import ROOT

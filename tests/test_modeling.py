@@ -86,7 +86,7 @@ def test_train_measures_the_dev_subset_during_training(tokenizer_dir, tmp_path, 
 
 
 def test_a_non_finite_loss_stops_training():
-    from slm_factory.train_common import NonFiniteError, stop_on_non_finite
+    from slm_factory.training.loop import NonFiniteError, stop_on_non_finite
 
     cb = stop_on_non_finite()
     state = type("S", (), {"global_step": 7})()
@@ -120,7 +120,7 @@ def test_constrained_decoding_keeps_a_random_model_inside_the_contract(tokenizer
 
 
 def test_adapter_config_is_written_the_same_whatever_the_hash_seed(tmp_path):
-    from slm_factory.train_common import stable_adapter_config
+    from slm_factory.training.outputs import stable_adapter_config
 
     path = tmp_path / "adapter_config.json"
     path.write_text('{"target_modules": ["v_proj", "q_proj", "o_proj"], "r": 8}')

@@ -9,11 +9,12 @@ Loss is on the assistant tokens only (prompt/completion data). Saves the LoRA ad
 
 from __future__ import annotations
 
-from slm_factory.backends import LoraSettings, load_trl
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import (dev_rows, parse_args, prompt_completion, sft_config, train_and_finish,
-                                      world_size)
+from slm_factory.training.backends import LoraSettings, load_trl
+from slm_factory.training.data import dev_rows, prompt_completion
+from slm_factory.training.loop import parse_args, train_and_finish
+from slm_factory.training.steps import sft_config, world_size
 
 log = get_logger("train")
 PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exactly the train stage's params in dvc.yaml
@@ -22,7 +23,6 @@ PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exac
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(__doc__, argv)
     params = load_params(a.params, PARAMS)
-    cfg = params["train"]
 
     import torch
     from datasets import Dataset

@@ -10,11 +10,12 @@ QLoRA. The adapter it saves is a regular PEFT adapter, so eval loads it the same
 
 from __future__ import annotations
 
-from slm_factory.backends import LoraSettings, keep_unsloth_padded, load_unsloth
 from slm_factory.common import get_logger, load_params
 from slm_factory.rows import read_rows
-from slm_factory.train_common import (dev_rows, padding_free, parse_args, prompt_completion, sft_config,
-                                      train_and_finish)
+from slm_factory.training.backends import LoraSettings, keep_unsloth_padded, load_unsloth
+from slm_factory.training.data import dev_rows, prompt_completion
+from slm_factory.training.loop import parse_args, train_and_finish
+from slm_factory.training.steps import padding_free, sft_config
 
 log = get_logger("train")
 PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exactly the train stage's params in dvc.yaml

@@ -1,10 +1,10 @@
-"""slm_factory.backends: the LoRA settings both training backends read from params."""
+"""slm_factory.training.backends: the LoRA settings both training backends read from params."""
 
 import pytest
 import yaml
 
 from conftest import ROOT
-from slm_factory.backends import LoraSettings
+from slm_factory.training.backends import LoraSettings
 
 
 def test_settings_from_the_default_params():
@@ -28,7 +28,7 @@ def test_a_bf16_base_keeps_float32_adapters(tmp_path, tokenizer_dir):
     from peft import get_peft_model
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from slm_factory.backends import load_trl
+    from slm_factory.training.backends import load_trl
 
     model_dir = tmp_path / "m"
     shutil.copytree(tokenizer_dir, model_dir)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+
+
 class LoraSettings:
     rank: int
     alpha: int

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,12 +13,16 @@ import pytest
 import yaml
 
 from slm_factory.config import ConfigError
-from slm_factory.fake_llm import FakeLLM
-from slm_factory.providers import LLMTeacher, TeacherConfigError
 from slm_factory.spec import TaskSpec
-from slm_factory.teacher import ResponseCache, plan_requests
+from slm_factory.teachers.anthropic_api import AnthropicTeacher
+from slm_factory.teachers.base import Request, ResponseCache, plan_requests, request_tag
+from slm_factory.teachers.factory import llm_teacher, make_teacher
+from slm_factory.teachers.llm import TeacherConfigError
+from slm_factory.teachers.openai_api import OpenAICompatibleTeacher, OpenAITeacher
+from slm_factory.teachers.template import TemplateTeacher
 
 from conftest import ROOT, load_script
+from fakes.fake_llm import FakeLLM
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
 
@@ -57,6 +62,41 @@ def rejected_codes(tmp: Path) -> dict[str, int]:
 def keys(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+
+def test_one_class_per_api_from_one_factory(spec, keys):
+    assert isinstance(make_teacher(spec, {"provider": "template"}, 0), TemplateTeacher)
+    for provider, cls in (("anthropic", AnthropicTeacher), ("openai", OpenAITeacher),
+                          ("openai_compatible", OpenAICompatibleTeacher)):
+        teacher = make_teacher(spec, {"provider": provider, "model": "m"}, 0)
+        assert type(teacher) is cls and teacher.identity()["provider"] == provider  # cache keys name the API
+    with pytest.raises(TeacherConfigError, match="unknown teacher.provider 'gemini'"):
+        llm_teacher(spec, {"provider": "gemini", "model": "m"}, 0)
+    bodies = {p: make_teacher(spec, {"provider": p, "model": "m"}, 0)._body("hi", max_tokens=9)
+              for p in ("anthropic", "openai", "openai_compatible")}
+    assert bodies["anthropic"]["max_tokens"] == 9 and "temperature" not in bodies["anthropic"]
+    assert bodies["openai"]["max_completion_tokens"] == 9 and bodies["openai_compatible"]["max_tokens"] == 9
+
+
+def test_the_fake_server_answers_from_the_request_tag_not_the_wording(tmp_path, spec, keys):
+    """A user may rewrite generate.md in any words: the stand-in server still answers each request for
+    the category, data type and row count its tag names."""
+    tag = request_tag(Request("main", 7, "set_timer", "hard", "noisy"), 3)
+    assert tag == "(request main-7: category=set_timer difficulty=hard data_type=noisy rows=3)"
+    assert FakeLLM.tag("Anything at all.\n" + tag + "\n") == (
+        "main", 7, {"category": "set_timer", "difficulty": "hard", "data_type": "noisy", "rows": "3"})
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    (specs / "generation_prompts" / "generate.md").write_text("Bitte schreib {n} Beispiele, eins pro Zeile, als JSON.\n")
+    own = TaskSpec.load(specs)
+    with FakeLLM(specs) as fake:
+        teacher = llm_teacher(own, {"provider": "openai", "model": "m", "base_url": fake.url,
+                                    "rows_per_request": 3}, 0)
+        requests = [Request("main", i, "set_timer", "easy") for i in range(2)]
+        got = []
+        teacher.complete(requests, lambda r, resp: got.append(resp.text))
+    rows = [json.loads(line) for text in got for line in text.splitlines()]
+    assert len(rows) == 6 and all(r["output"]["tool"] == "set_timer" for r in rows)
 
 
 def test_missing_key_is_one_clear_error(tmp_path, monkeypatch):
@@ -185,10 +225,10 @@ def test_batch_mode_budget_reserves_then_settles(tmp_path, keys, spec):
     with FakeLLM(ROOT / "specs") as fake:
         cfg = {"provider": "anthropic", "model": "claude-haiku-4-5", "base_url": fake.url, "mode": "batch",
                "batch_poll_s": 0.05, "max_tokens": 512}
-        probe = LLMTeacher(spec, cfg, 0, tmp_path)
+        probe = llm_teacher(spec, cfg, 0, tmp_path)
         requests = plan_requests(spec, 6)
         worst = probe.worst_case_cost(probe.prompt_for(requests[0]))
-        teacher = LLMTeacher(spec, {**cfg, "max_cost_usd": 2.5 * worst}, 0, tmp_path)
+        teacher = llm_teacher(spec, {**cfg, "max_cost_usd": 2.5 * worst}, 0, tmp_path)
         got = []
         stats = teacher.complete(requests, lambda r, resp: got.append(r.index))
     assert sorted(got) == [0, 1] and stats.done == 2 and stats.skipped == 4  # a prefix of the plan
@@ -211,7 +251,7 @@ def test_kill_and_resume_pays_once_and_matches_uninterrupted(tmp_path, keys):
         first = list(fake.log)
         spec = TaskSpec.load(ROOT / "specs")
         cfg = yaml.safe_load(params.read_text())["teacher"]
-        teacher = LLMTeacher(spec, cfg, 42, run_dir / "cache")
+        teacher = llm_teacher(spec, cfg, 42, run_dir / "cache")
         cache = ResponseCache(run_dir / "cache")
         cached = {r.index for r in plan_requests(spec, 16)
                   if cache.get(ResponseCache.key(teacher.identity(), teacher.prompt_for(r), r)) is not None}
@@ -262,7 +302,7 @@ def test_larger_model_baseline_answers_eval_rows(keys, provider, spec, row_facto
             row_factory("tell me a joke", {"tool": "no_tool", "arguments": {}}, category="no_tool")]
     with FakeLLM(ROOT / "specs") as fake:
         url = fake.url + ("" if provider == "anthropic" else "/v1")
-        llm = LLMTeacher(spec, {"provider": provider, "model": "m", "base_url": url}, 1)
+        llm = llm_teacher(spec, {"provider": provider, "model": "m", "base_url": url}, 1)
         texts, seconds = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows])
     m = summarize([score_row(r, t, spec, "dev") for r, t in zip(rows, texts)], spec)
     assert m["exact_match"] == 1.0 and seconds > 0
@@ -289,4 +329,4 @@ def test_native_tools_labels_rows_with_the_endpoints_tool_calls(tmp_path, keys, 
         load_script("generate").main(gen_args(tmp_path, params))  # labels are cached with the response
         assert len(fake.log) == sent
     with pytest.raises(TeacherConfigError, match="OpenAI-compatible"):
-        LLMTeacher(spec, {"provider": "anthropic", "model": "m", "mode": "native_tools"}, 0)
+        llm_teacher(spec, {"provider": "anthropic", "model": "m", "mode": "native_tools"}, 0)

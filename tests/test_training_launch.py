@@ -1,4 +1,4 @@
-"""The train stage's backend choice and multi-GPU launch (CPU), and the training benchmark's worker run
+"""slm_factory.training.launch (the train stage's backend choice and multi-GPU launch, on CPU), and the training benchmark's worker run
 for real on a tiny random model (CPU), so the GPU benchmark's code path is exercised in CI."""
 
 from __future__ import annotations
@@ -12,67 +12,63 @@ import sys
 
 import pytest
 
-from conftest import ROOT, load_script, params_with
+from conftest import ROOT, params_with
+from slm_factory.training import launch
 
 
 def test_backend_choice_never_picks_unsloth_without_cuda():
-    train = load_script("train")
-    assert train.pick_backend("auto", cuda=False, unsloth_installed=True) == "trl"
-    assert train.pick_backend("auto", cuda=True, unsloth_installed=True) == "unsloth"
+    assert launch.pick_backend("auto", cuda=False, unsloth_installed=True) == "trl"
+    assert launch.pick_backend("auto", cuda=True, unsloth_installed=True) == "unsloth"
     with pytest.raises(SystemExit, match="needs a CUDA GPU"):
-        train.pick_backend("unsloth", cuda=False, unsloth_installed=True)
+        launch.pick_backend("unsloth", cuda=False, unsloth_installed=True)
     with pytest.raises(SystemExit, match="must be auto, trl or unsloth"):
-        train.pick_backend("deepspeed", cuda=True, unsloth_installed=False)
+        launch.pick_backend("deepspeed", cuda=True, unsloth_installed=False)
 
 
 def test_launch_command_uses_accelerate_for_several_gpus():
-    train = load_script("train")
     argv = ["--params", "p.yaml"]
-    assert train.launch_command("py", ROOT / "t.py", argv, 1, None) == ["py", str(ROOT / "t.py"), *argv]
-    multi = train.launch_command("py", ROOT / "t.py", argv, 2, None)
+    assert launch.launch_command("py", ROOT / "t.py", argv, 1, None) == ["py", str(ROOT / "t.py"), *argv]
+    multi = launch.launch_command("py", ROOT / "t.py", argv, 2, None)
     assert multi[:6] == ["py", "-m", "accelerate.commands.launch", "--num_processes", "2", "--multi_gpu"]
     assert multi[-3:] == [str(ROOT / "t.py"), *argv]
-    fsdp = train.launch_command("py", ROOT / "t.py", argv, 4, "fsdp.yaml")
+    fsdp = launch.launch_command("py", ROOT / "t.py", argv, 4, "fsdp.yaml")
     assert fsdp[3:7] == ["--num_processes", "4", "--config_file", "fsdp.yaml"] and "--multi_gpu" not in fsdp
 
 
 def test_gpu_count_checks_are_clear():
-    train = load_script("train")
-    train.check_gpus("unsloth", 1, 0)
+    launch.check_gpus("unsloth", 1, 0)
     with pytest.raises(SystemExit, match="needs train.backend: trl"):
-        train.check_gpus("unsloth", 2, 2)
+        launch.check_gpus("unsloth", 2, 2)
     with pytest.raises(SystemExit, match="only 1 CUDA device"):
-        train.check_gpus("trl", 2, 1)
+        launch.check_gpus("trl", 2, 1)
 
 
 def test_accelerate_configs_are_checked_before_any_work(tmp_path, monkeypatch):
-    train = load_script("train")
     monkeypatch.chdir(ROOT)
     for shipped in ("configs/accelerate/zero2.yaml", "configs/accelerate/fsdp.yaml"):
-        train.check_accelerate_config(shipped, deepspeed_installed=True)
-    train.check_accelerate_config(None, deepspeed_installed=False)
-    train.check_accelerate_config("configs/accelerate/fsdp.yaml", deepspeed_installed=False)
+        launch.check_accelerate_config(shipped, deepspeed_installed=True)
+    launch.check_accelerate_config(None, deepspeed_installed=False)
+    launch.check_accelerate_config("configs/accelerate/fsdp.yaml", deepspeed_installed=False)
     with pytest.raises(SystemExit, match="asks for DeepSpeed, which is not installed"):
-        train.check_accelerate_config("configs/accelerate/zero2.yaml", deepspeed_installed=False)
+        launch.check_accelerate_config("configs/accelerate/zero2.yaml", deepspeed_installed=False)
     with pytest.raises(SystemExit, match="does not exist"):
-        train.check_accelerate_config(str(tmp_path / "nope.yaml"), deepspeed_installed=True)
+        launch.check_accelerate_config(str(tmp_path / "nope.yaml"), deepspeed_installed=True)
     (tmp_path / "bad.yaml").write_text("num_processes: 4\n")
     with pytest.raises(SystemExit, match="no distributed_type"):
-        train.check_accelerate_config(str(tmp_path / "bad.yaml"), deepspeed_installed=True)
+        launch.check_accelerate_config(str(tmp_path / "bad.yaml"), deepspeed_installed=True)
     (tmp_path / "ds.yaml").write_text("distributed_type: DEEPSPEED\ndeepspeed_config:\n  deepspeed_config_file: gone.json\n")
     with pytest.raises(SystemExit, match="names gone.json, which does not exist"):
-        train.check_accelerate_config(str(tmp_path / "ds.yaml"), deepspeed_installed=True)
+        launch.check_accelerate_config(str(tmp_path / "ds.yaml"), deepspeed_installed=True)
 
 
 def test_one_gpu_runs_see_one_gpu():
-    train = load_script("train")
-    assert train.process_env({}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "0"}
-    assert train.process_env({"CUDA_VISIBLE_DEVICES": "3"}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "3"}
-    assert train.process_env({}, 2, 2) == {} and train.process_env({}, 1, 1) == {}
+    assert launch.process_env({}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert launch.process_env({"CUDA_VISIBLE_DEVICES": "3"}, 1, 2) == {"CUDA_VISIBLE_DEVICES": "3"}
+    assert launch.process_env({}, 2, 2) == {} and launch.process_env({}, 1, 1) == {}
 
 
 def test_steps_account_for_every_process(monkeypatch):
-    from slm_factory.train_common import total_steps, world_size
+    from slm_factory.training.steps import total_steps, world_size
 
     assert total_steps(1000, 8, 1, 1, -1) == 125
     assert total_steps(1000, 8, 1, 1, -1, processes=2) == 63
@@ -82,7 +78,7 @@ def test_steps_account_for_every_process(monkeypatch):
 
 
 def test_importing_the_backends_module_imports_no_training_library():
-    code = ("import sys, slm_factory.backends, slm_factory.train_common;"
+    code = ("import sys, slm_factory.training.backends, slm_factory.training.loop, slm_factory.training.launch;"
             "print([m for m in ('unsloth', 'torch', 'trl', 'transformers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -132,7 +128,7 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
 
 
 def test_padding_free_is_on_for_cpu_by_default_and_checked():
-    from slm_factory.train_common import padding_free
+    from slm_factory.training.steps import padding_free
 
     assert padding_free({}, cuda=False) is True and padding_free({}, cuda=True) is None  # None: the backend's choice
     assert padding_free({"padding_free": True}, cuda=True) is True
@@ -149,7 +145,7 @@ def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkey
     from transformers import LlamaConfig, LlamaForCausalLM
     from trl.kernels.chunked_logprob import _use_triton as unpatched
 
-    from slm_factory.train_common import score_completion_only
+    from slm_factory.training.loop import score_completion_only
 
     # An in-process training earlier in the session may have patched it already: start from TRL's own,
     # and put back whatever was there after the test.
@@ -183,7 +179,7 @@ def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkey
 def test_max_steps_zero_trains_for_the_epochs(tmp_path):
     """`train.max_steps: 0` means "train for `epochs`" (the GPU profile): the Trainer must get -1, since
     given 0 it stopped after one step."""
-    from slm_factory.train_common import sft_config
+    from slm_factory.training.steps import sft_config
 
     params = params_with({"epochs": 3, "train": {"max_steps": 0, "batch_size": 10, "grad_accum": 1, "eval_every": 0}})
     args, steps = sft_config(params, tmp_path, n_rows=100, cuda=False)

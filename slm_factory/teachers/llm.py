@@ -1,4 +1,7 @@
-"""LLM teachers: Anthropic, OpenAI and any OpenAI-compatible server, through the official SDKs.
+"""What the LLM teachers share, whatever the API: prompts from the task's template, the budget, rate
+limits, concurrency, the online run, answering eval rows, and the bookkeeping of batch mode. One
+subclass per API says how to build a request body, send it, read the answer and run a batch
+(anthropic_api.py, openai_api.py).
 
 Keys come only from the SDKs' usual environment variables (ANTHROPIC_API_KEY, OPENAI_API_KEY, or the
 one `teacher.api_key_env` names); ANTHROPIC_BASE_URL / OPENAI_BASE_URL keep working, and
@@ -25,15 +28,13 @@ import importlib
 import json
 import os
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-from .spec import SpecError, TaskSpec
-from .teacher import Budget, Progress, Request, Response, ResponseCache, RunStats, TemplateTeacher, Teacher
+from ..spec import SpecError, TaskSpec
+from .base import Budget, Progress, RateLimiter, Request, Response, ResponseCache, RunStats, request_tag
 
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 BATCH_STORE = "pending_batches.json"
@@ -69,37 +70,12 @@ def load_prices(spec: TaskSpec) -> dict[str, dict[str, float]]:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
-@dataclass
-class RateLimiter:
-    """Requests/minute and tokens/minute over a sliding 60 s window (None = unlimited)."""
-
-    rpm: int | None
-    tpm: int | None
-    _starts: deque = field(default_factory=deque)
-    _tokens: deque = field(default_factory=deque)
-    _lock: asyncio.Lock | None = None
-
-    async def wait(self, tokens: int) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                for q in (self._starts, self._tokens):
-                    while q and now - q[0][0] >= 60:
-                        q.popleft()
-                ok_r = self.rpm is None or len(self._starts) < self.rpm
-                ok_t = self.tpm is None or sum(t for _, t in self._tokens) + tokens <= self.tpm or not self._tokens
-                if ok_r and ok_t:
-                    self._starts.append((now, 1))
-                    self._tokens.append((now, tokens))
-                    return
-                oldest = min(q[0][0] for q in (self._starts, self._tokens) if q)
-                await asyncio.sleep(max(0.01, 60 - (now - oldest)))
-
-
 class LLMTeacher:
-    """A teacher behind the Anthropic or OpenAI SDK. See the module docstring."""
+    """A teacher behind an official SDK; subclasses fill in the API. See the module docstring."""
+
+    sdk = ""  # the SDK module: anthropic | openai
+    client_class = ""  # its async client
+    native_tools = False  # can label with the endpoint's own tool calls (teacher.mode: native_tools)
 
     def __init__(self, spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None):
         self.spec, self.cfg, self.seed = spec, cfg, seed
@@ -110,7 +86,7 @@ class LLMTeacher:
         self.api_key = require_key(cfg)
         self.mode = cfg.get("mode", "online")
         if self.mode == "native_tools":
-            if self.provider == "anthropic":
+            if not self.native_tools:
                 raise TeacherConfigError("teacher.mode native_tools calls an OpenAI-compatible endpoint's `tools`: "
                                          "use provider openai or openai_compatible")
             if not spec.args_key:
@@ -139,6 +115,8 @@ class LLMTeacher:
         # native_tools: async (teacher, response) -> response, set by the generate stage
         self.relabel: Callable[..., Any] | None = None
         self._client = None
+        # Another prompt for the same API (the judge's): request -> prompt, replacing the teacher's own.
+        self.prompter: Callable[[Request], str] | None = None
 
     # --- identity and prompts -----------------------------------------------------------------
     @property
@@ -154,6 +132,8 @@ class LLMTeacher:
                 **({"labels": "native_tools"} if self.mode == "native_tools" else {})}
 
     def prompt_for(self, r: Request) -> str:
+        if self.prompter is not None:
+            return self.prompter(r)
         spec = self.spec
         fill = {
             "task": spec.raw.get("description") or spec.prompted_system_prompt,
@@ -168,7 +148,7 @@ class LLMTeacher:
         text = self.template
         for k, v in fill.items():
             text = text.replace("{" + k + "}", v)
-        return text + f"\n(request {r.namespace}-{r.index})\n"
+        return text + "\n" + request_tag(r, self.rows_per_request) + "\n"
 
     def worst_case_cost(self, prompt: str) -> float:
         return (len(prompt) / 3) * self.budget.price_in + int(self.cfg.get("max_tokens", 1024)) * self.budget.price_out
@@ -180,69 +160,46 @@ class LLMTeacher:
                   "timeout": float(self.cfg.get("timeout_s", 60))}
             if self.cfg.get("base_url"):
                 kw["base_url"] = self.cfg["base_url"]
-            sdk = importlib.import_module("anthropic" if self.provider == "anthropic" else "openai")
+            sdk = importlib.import_module(self.sdk)
             if self.http_client == "aiohttp":
                 # The SDKs' aiohttp transport (their `aiohttp` extra): about a third less client CPU
                 # per request than the default httpx one, which is what bounds throughput at high
                 # concurrency (bench/generate_throughput.py).
                 kw["http_client"] = sdk.DefaultAioHttpClient()
-            self._client = (sdk.AsyncAnthropic if self.provider == "anthropic" else sdk.AsyncOpenAI)(**kw)
+            self._client = getattr(sdk, self.client_class)(**kw)
         return self._client
 
     def _body(self, prompt: str, r: Request | None = None, system: str | None = None,
               max_tokens: int | None = None, temperature: float | None = None) -> dict:
-        """The request body for either API. Generation requests pass `r` (seeded per request);
-        answering eval rows passes a system prompt and temperature 0."""
-        msgs = [{"role": "user", "content": prompt}]
-        mt = int(max_tokens or self.cfg.get("max_tokens", 1024))
-        if self.provider == "anthropic":  # the current Messages API takes no temperature
-            body = {"model": self.model, "max_tokens": mt, "messages": msgs}
-            if system is not None:
-                body["system"] = system
-            return body
-        if system is not None:
-            msgs.insert(0, {"role": "system", "content": system})
-        temp = float(self.cfg.get("temperature", 0.8)) if temperature is None else temperature
-        body = {"model": self.model, "messages": msgs, "temperature": temp}
-        if r is not None:
-            body["seed"] = self.seed + r.index
-        body["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = mt
-        return body
+        """The request body. Generation requests pass `r` (seeded per request where the API takes a
+        seed); answering eval rows passes a system prompt and temperature 0."""
+        raise NotImplementedError
 
     async def _call(self, body: dict) -> Response:
         """One request through the SDK client (auth, retries with backoff honouring Retry-After,
         typed errors), posted with its generic `post` (the SDKs' documented way to send a body
         as is) and read from the raw JSON. The typed `create` methods would walk the body through
         the SDK's parameter transformer and build typed response models: for OpenAI that was
-        over half of the client's CPU per request, which bounds throughput at high concurrency.
-        Batch results (typed by the SDK) go through the same two parsers as dicts."""
+        over half of the client's CPU per request, which bounds throughput at high concurrency."""
         import httpx2
 
-        if self.provider == "anthropic":
-            raw = await self.client().post("/v1/messages", body=body, cast_to=httpx2.Response)
-            return self._from_anthropic_json(json.loads(raw.content))
-        raw = await self.client().post("/chat/completions", body=body, cast_to=httpx2.Response)
-        return self._from_openai_json(json.loads(raw.content))
+        raw = await self.client().post(self.endpoint, body=body, cast_to=httpx2.Response)
+        return self.parse(json.loads(raw.content))
+
+    endpoint = ""  # the generation endpoint, relative to the client's base URL
 
     @staticmethod
-    def _from_anthropic_json(msg: dict) -> Response:
-        text = "".join(b.get("text", "") for b in msg.get("content") or [] if isinstance(b, dict))
-        stop = {"max_tokens": "max_tokens", "refusal": "refusal"}.get(msg.get("stop_reason") or "", "end")
-        usage = msg.get("usage") or {}
-        return Response(text=text, stop_reason=stop, usage={"input_tokens": int(usage.get("input_tokens") or 0),
-                                                            "output_tokens": int(usage.get("output_tokens") or 0)})
+    def parse(answer: dict) -> Response:
+        """A Response from the API's JSON answer (batch results, typed by the SDK, come as dicts too)."""
+        raise NotImplementedError
 
-    @staticmethod
-    def _from_openai_json(comp: dict) -> Response:
-        choice = comp["choices"][0]
-        message = choice.get("message") or {}
-        stop = "max_tokens" if choice.get("finish_reason") == "length" else "end"
-        if message.get("refusal"):
-            stop = "refusal"
-        text = message.get("content") or message.get("refusal") or ""
-        usage = comp.get("usage") or {}
-        return Response(text=text, stop_reason=stop, usage={"input_tokens": int(usage.get("prompt_tokens") or 0),
-                                                            "output_tokens": int(usage.get("completion_tokens") or 0)})
+    async def _submit(self, requests: dict[str, Request]) -> str:
+        """Submit {request key: request} as one batch; each key is its item's custom_id."""
+        raise NotImplementedError
+
+    async def _collect(self, batch_id: str) -> dict[str, Response | str]:
+        """{custom_id: Response, or the error text} once the batch has ended."""
+        raise NotImplementedError
 
     # --- online mode ----------------------------------------------------------------------------
     def complete(self, requests: list[Request], on_response: OnResponse) -> RunStats:
@@ -288,23 +245,6 @@ class LLMTeacher:
         await asyncio.gather(*(run(r) for r in requests))
         await self._close()
         return self.stats
-
-    async def tool_call(self, system: str, user: str, tools: list[dict]) -> tuple[dict | None, str, dict]:
-        """One request with `tools` offered (OpenAI's function calling), temperature 0: (the first
-        call as {"name", "arguments" (parsed)} or None, the text content, usage)."""
-        import httpx2
-
-        body = {**self._body(user, system=system, temperature=0.0), "tools": tools, "tool_choice": "auto"}
-        raw = await self.client().post("/chat/completions", body=body, cast_to=httpx2.Response)
-        comp = json.loads(raw.content)
-        u = comp.get("usage") or {}
-        usage = {"input_tokens": int(u.get("prompt_tokens") or 0), "output_tokens": int(u.get("completion_tokens") or 0)}
-        message = (comp.get("choices") or [{}])[0].get("message") or {}
-        calls = message.get("tool_calls") or []
-        if not calls:
-            return None, message.get("content") or "", usage
-        fn = calls[0]["function"]
-        return {"name": fn["name"], "arguments": json.loads(fn.get("arguments") or "{}")}, message.get("content") or "", usage
 
     async def _close(self) -> None:
         """Close the client inside the event loop that used it; the next run builds a fresh one."""
@@ -392,58 +332,3 @@ class LLMTeacher:
         await self._close()
         return self.stats
 
-    async def _submit(self, requests: dict[str, Request]) -> str:
-        """Submit {request key: request} as one batch; each key is its item's custom_id."""
-        c = self.client()
-        if self.provider == "anthropic":
-            batch = await c.messages.batches.create(requests=[
-                {"custom_id": k, "params": self._body(self.prompt_for(r), r)} for k, r in requests.items()])
-            return batch.id
-        lines = [json.dumps({"custom_id": k, "method": "POST", "url": "/v1/chat/completions",
-                             "body": self._body(self.prompt_for(r), r)}) for k, r in requests.items()]
-        f = await c.files.create(file=("requests.jsonl", ("\n".join(lines) + "\n").encode()), purpose="batch")
-        batch = await c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
-        return batch.id
-
-    async def _collect(self, batch_id: str) -> dict[str, Response | str]:
-        c = self.client()
-        poll = float(self.cfg.get("batch_poll_s", 30))
-        out: dict[str, Response | str] = {}
-        if self.provider == "anthropic":
-            while (await c.messages.batches.retrieve(batch_id)).processing_status != "ended":
-                await asyncio.sleep(poll)
-            async for item in await c.messages.batches.results(batch_id):
-                if item.result.type == "succeeded":
-                    out[item.custom_id] = self._from_anthropic_json(item.result.message.model_dump())
-                else:
-                    out[item.custom_id] = f"batch result {item.result.type}"
-            return out
-        while True:
-            b = await c.batches.retrieve(batch_id)
-            if b.status in ("completed", "failed", "expired", "cancelled"):
-                break
-            await asyncio.sleep(poll)
-        from openai.types.chat import ChatCompletion
-        for file_id in (b.output_file_id, b.error_file_id):
-            if not file_id:
-                continue
-            text = (await c.files.content(file_id)).text
-            for line in text.splitlines():
-                if not line.strip():
-                    continue
-                item = json.loads(line)
-                resp = item.get("response") or {}
-                if resp.get("status_code") == 200:
-                    out[item["custom_id"]] = self._from_openai_json(ChatCompletion.model_validate(resp["body"]).model_dump())
-                else:
-                    out[item["custom_id"]] = f"batch error {resp.get('status_code')}: {item.get('error')}"
-        return out
-
-
-def make_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> Teacher:
-    """The teacher `teacher.provider` names; LLM providers check their API key here, before any work.
-    (Here, not in slm_factory.teacher, which the LLM teachers build on: no import cycle.)"""
-    provider = cfg.get("provider", "template")
-    if provider == "template":
-        return TemplateTeacher(spec, seed)
-    return LLMTeacher(spec, cfg, seed, cache_dir)

@@ -1,4 +1,5 @@
-"""The teacher interface, the request plan, and the on-disk response cache.
+"""What every teacher shares: the interface, the request plan, the on-disk response cache, the budget,
+rate limits and progress.
 
 generate builds a deterministic list of `Request`s (one per sample index), asks the cache first and
 the teacher only for misses, and stores every response the moment it arrives. The plan is a prefix-
@@ -8,18 +9,18 @@ The cache lives outside DVC's outputs (DVC deletes outputs before it reruns a st
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-import random
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import diskcache
-import yaml
 
-from .spec import SpecError, TaskSpec
-from .templates import GENERATORS_VERSION, Grammar
+from ..spec import TaskSpec
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,15 @@ def plan_requests(spec: TaskSpec, n_examples: int, repair_plan: list[dict] | Non
     return requests
 
 
+def request_tag(r: Request, rows: int | None = None) -> str:
+    """The last line of an LLM prompt: which request this is, as `key=value` fields. It makes every
+    prompt distinct (per-request seeds, logs, batch ids), and a stand-in server (tests/fakes) answers
+    from it alone, never from the wording of a prompt template a user may rewrite."""
+    fields = {"category": r.category, "difficulty": r.difficulty, "data_type": r.data_type or "any",
+              **({"rows": rows} if rows else {})}
+    return f"(request {r.namespace}-{r.index}: " + " ".join(f"{k}={v}" for k, v in fields.items()) + ")"
+
+
 class ResponseCache:
     """Durable key -> response store (SQLite via diskcache); each `put` is committed at once."""
 
@@ -172,49 +182,30 @@ def ask_cached(teacher: Teacher, requests: list[Request], cache: ResponseCache,
     return keys, responses, missing
 
 
-class TemplateTeacher:
-    """The offline default: renders rows from the spec's template grammar; costs nothing."""
+@dataclass
+class RateLimiter:
+    """Requests/minute and tokens/minute over a sliding 60 s window (None = unlimited)."""
 
-    provider = "template"
+    rpm: int | None
+    tpm: int | None
+    _starts: deque = field(default_factory=deque)
+    _tokens: deque = field(default_factory=deque)
+    _lock: asyncio.Lock | None = None
 
-    def __init__(self, spec: TaskSpec, seed: int):
-        self.spec = spec
-        self.seed = seed
-        self.stats = RunStats()
-        self.budget = Budget(limit=None, price_in=0.0, price_out=0.0)
-        self.progress: Progress | None = None
-        path = spec.templates_path()
-        self.grammar = Grammar.load(path)
-        # The parsed grammar, not the file's bytes: a comment or a reformat changes no answer, so it
-        # must not miss the cache.
-        self.grammar_hash = hashlib.sha256(json.dumps(yaml.safe_load(path.read_text()), sort_keys=True,
-                                                      ensure_ascii=False).encode()).hexdigest()[:16]
-        for category, difficulty, _ in spec.cells():
-            if not self.grammar.candidates(category, difficulty):
-                raise SpecError(f"{path}: no template for quota cell ({category}, {difficulty})")
-
-    def identity(self) -> dict[str, Any]:
-        return {"provider": self.provider, "grammar": self.grammar_hash, "seed": self.seed,
-                "generators": GENERATORS_VERSION}
-
-    def prompt_for(self, request: Request) -> str:
-        return f"template:{request.category}:{request.difficulty}:{request.data_type or '*'}"
-
-    rows_per_request = 1
-
-    def complete(self, requests: list[Request], on_response=None) -> list[Response]:
-        out = []
-        for r in requests:
-            rng = random.Random(f"{self.seed}:{r.namespace}:{r.index}")
-            cands = self.grammar.candidates(r.category, None if r.data_type else r.difficulty, r.data_type)
-            if not cands:  # a repair request for a combination the grammar lacks
-                cands = self.grammar.candidates(r.category, r.difficulty)
-            template = rng.choices(cands, weights=[t.weight for t in cands])[0]
-            pair = self.grammar.render(template, rng)
-            resp = Response(text=json.dumps(pair, ensure_ascii=False), usage={}, stop_reason="end")
-            self.stats.done += 1
-            if on_response is not None:
-                on_response(r, resp)
-            out.append(resp)
-        return out
-
+    async def wait(self, tokens: int) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                for q in (self._starts, self._tokens):
+                    while q and now - q[0][0] >= 60:
+                        q.popleft()
+                ok_r = self.rpm is None or len(self._starts) < self.rpm
+                ok_t = self.tpm is None or sum(t for _, t in self._tokens) + tokens <= self.tpm or not self._tokens
+                if ok_r and ok_t:
+                    self._starts.append((now, 1))
+                    self._tokens.append((now, tokens))
+                    return
+                oldest = min(q[0][0] for q in (self._starts, self._tokens) if q)
+                await asyncio.sleep(max(0.01, 60 - (now - oldest)))

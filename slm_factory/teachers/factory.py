@@ -1,0 +1,31 @@
+"""The one place a teacher is built from `teacher:` in params.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..spec import TaskSpec
+from .anthropic_api import AnthropicTeacher
+from .base import Teacher
+from .llm import LLMTeacher, TeacherConfigError
+from .openai_api import OpenAICompatibleTeacher, OpenAITeacher
+from .template import TemplateTeacher
+
+LLM_TEACHERS: dict[str, type[LLMTeacher]] = {
+    "anthropic": AnthropicTeacher, "openai": OpenAITeacher, "openai_compatible": OpenAICompatibleTeacher}
+
+
+def llm_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> LLMTeacher:
+    """The LLM teacher `teacher.provider` names; it checks its API key here, before any work."""
+    provider = cfg.get("provider")
+    if provider not in LLM_TEACHERS:
+        raise TeacherConfigError(f"unknown teacher.provider {provider!r}: "
+                                 "use template, anthropic, openai or openai_compatible")
+    return LLM_TEACHERS[provider](spec, cfg, seed, cache_dir)
+
+
+def make_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> Teacher:
+    """The teacher `teacher.provider` names: the offline template grammar (the default) or an LLM."""
+    if cfg.get("provider", "template") == "template":
+        return TemplateTeacher(spec, seed)
+    return llm_teacher(spec, cfg, seed, cache_dir)
