@@ -10,9 +10,11 @@ The merged model runs with transformers; each GGUF runs with llama.cpp (greedy; 
 tokens read from the file). Per artifact and set: exact match, JSON parse rate, the headline metric, the
 label accuracy, runaway rows (stopped at max tokens instead of ending the turn) and file size (in
 --details; tokens/s and peak RSS in --timings, which no stage reads), on the first `export.limit` rows of each set (llama-cpp-python decodes one row at a time).
-Gate `export_parity`: every artifact within `export.max_drop` of the adapter's exact match on the same
-golden rows (from eval's predictions), and no runaway row; `export.strict: true` makes a failed gate fail the stage (after writing
-the report).
+Each artifact passes or fails parity: within `export.max_drop` of the adapter's exact match on the same
+golden rows (from eval's predictions), and no runaway row. Gate `export_parity`: the artifacts that ship
+pass (the merged model and the GGUF the Modelfile loads, `export.modelfile_quant`); the other
+quantizations are made and measured so you can pick one, and their verdicts are reported beside.
+`export.strict: true` makes a failed gate fail the stage (after writing the report).
 """
 
 from __future__ import annotations
@@ -31,8 +33,15 @@ from slm_factory.spec import TaskSpec
 log = get_logger("export_eval")
 # exactly the stage's params in dvc.yaml
 PARAMS = (
-    "export.max_drop", "export.strict", "export.limit", "eval.max_new_tokens", "eval.batch_size",
+    "export.max_drop", "export.strict", "export.limit", "export.modelfile_quant", "eval.max_new_tokens",
+    "eval.batch_size",
 )
+MERGED = "merged (transformers)"
+
+
+def shipped_artifacts(modelfile_quant: str) -> set[str]:
+    """What a release hands out: the merged model and the GGUF the Modelfile loads."""
+    return {MERGED, f"model-{modelfile_quant}.gguf"}
 
 
 def figures(run, spec: TaskSpec, size_bytes: int) -> dict:
@@ -61,16 +70,20 @@ def reference_exact(predictions: Path, set_name: str, ids: list[str]) -> float |
     return round(sum(hits) / len(hits), 4) if hits and len(hits) == len(ids) else None
 
 
-def parity(artifacts: dict[str, dict], ref: float | None, judged_on: str, max_drop: float) -> dict:
+def parity(artifacts: dict[str, dict], ref: float | None, judged_on: str, max_drop: float,
+           shipped: set[str] | None = None) -> dict:
+    """Each artifact's verdict, and the gate: every shipped artifact (all, when `shipped` is None) passes."""
     out = {}
     for name, f in artifacts.items():
         value = f["sets"].get(judged_on, {}).get("exact_match")
         drop = None if ref is None or value is None else round(ref - value, 4)
         ok = drop is not None and drop <= max_drop and f["runaway_rows"] == 0
         out[name] = {"exact_match": value, "adapter_exact_match": ref, "drop": drop,
-                     "runaway_rows": f["runaway_rows"], "pass": ok}
+                     "runaway_rows": f["runaway_rows"], "pass": ok,
+                     "shipped": shipped is None or name in shipped}
+    gated = [v for v in out.values() if v["shipped"]]
     return {"judged_on": judged_on, "max_drop": max_drop, "artifacts": out,
-            "pass": bool(out) and all(v["pass"] for v in out.values())}
+            "pass": bool(gated) and all(v["pass"] for v in gated)}
 
 
 def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
@@ -78,18 +91,21 @@ def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
     keys = list(next(iter(next(iter(artifacts.values()))["sets"].values())))
     lines = ["# Export parity", "",
              f"Every artifact on the task's eval sets, scored like `eval` (task `{spec.name}`). Gate "
-             f"`export_parity`: exact match on {gate['judged_on']} within {gate['max_drop']} of the adapter's, "
-             "and no runaway row.", "",
+             f"`export_parity`: every shipped artifact (the merged model and the Modelfile's GGUF) has exact "
+             f"match on {gate['judged_on']} within {gate['max_drop']} of the adapter's, and no runaway row; the "
+             "other quantizations are measured and judged the same way, for choosing one.", "",
              "| artifact | set | " + " | ".join(keys) + " |", "|---|---|" + "---:|" * len(keys)]
     for name, f in artifacts.items():
         for s in sets:
             vals = f["sets"].get(s, {})
             lines.append(f"| {name} | {s} | " + " | ".join("" if vals.get(k) is None else f"{vals[k]:.3f}"
                                                              for k in keys) + " |")
-    lines += ["", "| artifact | runaway rows | size (MB) | drop vs adapter | parity |", "|---|---:|---:|---:|---|"]
+    lines += ["", "| artifact | shipped | runaway rows | size (MB) | drop vs adapter | parity |",
+              "|---|---|---:|---:|---:|---|"]
     for name, f in artifacts.items():
         g = gate["artifacts"][name]
-        lines.append(f"| {name} | {f['runaway_rows']} | {f['size_mb']} | {g['drop']} | {'PASS' if g['pass'] else 'FAIL'} |")
+        lines.append(f"| {name} | {'yes' if g['shipped'] else 'no'} | {f['runaway_rows']} | {f['size_mb']} | "
+                     f"{g['drop']} | {'PASS' if g['pass'] else 'FAIL'} |")
     lines += ["", f"export_parity: **{'PASS' if gate['pass'] else 'FAIL'}**", "",
               "Speed and peak memory per artifact: outputs/timings/export_eval.json (kept out of every stage's inputs); "
               "a benchmark with medians: bench/export_inference.py.", ""]
@@ -118,9 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     timings: dict[str, dict] = {}
     run = run_transformers(a.merged, sets, spec, mnt, int(ecfg["batch_size"]))
     size = sum(p.stat().st_size for p in a.merged.glob("*.safetensors"))
-    artifacts["merged (transformers)"] = figures(run, spec, size)
-    timings["merged (transformers)"] = speed(run)
-    log.info("merged: %s in %.1f s", artifacts["merged (transformers)"]["sets"], run.seconds)
+    artifacts[MERGED] = figures(run, spec, size)
+    timings[MERGED] = speed(run)
+    log.info("merged: %s in %.1f s", artifacts[MERGED]["sets"], run.seconds)
     for path in sorted(a.gguf.glob("*.gguf")):
         run = run_gguf(path, sets, spec, mnt, n_threads=os.cpu_count())
         artifacts[path.name] = figures(run, spec, path.stat().st_size)
@@ -128,10 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         log.info("%s: %s in %.1f s", path.name, artifacts[path.name]["sets"], run.seconds)
     golden = spec.eval.set_with_role("golden") or next(iter(sets))
     ref = reference_exact(a.predictions, golden, [r.id for r in sets[golden]])
-    gate = parity(artifacts, ref, golden, float(cfg["max_drop"]))
+    gate = parity(artifacts, ref, golden, float(cfg["max_drop"]), shipped_artifacts(str(cfg["modelfile_quant"])))
     a.report.parent.mkdir(parents=True, exist_ok=True)
     a.report.write_text(report(artifacts, gate, spec))
-    drops = [g["drop"] for g in gate["artifacts"].values() if g["drop"] is not None]
+    drops = [g["drop"] for g in gate["artifacts"].values() if g["drop"] is not None and g["shipped"]]
     write_json(a.metrics, {"export_parity": gate["pass"], "worst_drop": max(drops) if drops else None})
     write_json(a.details, {"export_parity": gate["pass"], "artifacts": artifacts, "parity": gate})
     if a.timings is not None:

@@ -75,11 +75,12 @@ def model_card(*, task_name: str, task_md: str, params: dict, train: dict, datas
         gate = export["parity"]
         lines += ["### Export parity", "",
                   f"Exact match on {gate['judged_on']} of every artifact against the adapter's (max drop "
-                  f"{gate['max_drop']}), and rows that never ended their turn:", ""] + _table(
-            [[name, g["exact_match"], g["drop"], g["runaway_rows"], export["artifacts"][name]["size_mb"],
-              "PASS" if g["pass"] else "FAIL"]
+                  f"{gate['max_drop']}), and rows that never ended their turn; the gate is on the shipped "
+                  "ones:", ""] + _table(
+            [[name, "yes" if g.get("shipped", True) else "no", g["exact_match"], g["drop"], g["runaway_rows"],
+              export["artifacts"][name]["size_mb"], "PASS" if g["pass"] else "FAIL"]
              for name, g in gate["artifacts"].items()],
-            ["artifact", "exact", "drop", "runaway", "MB", "parity"]) + [""]
+            ["artifact", "shipped", "exact", "drop", "runaway", "MB", "parity"]) + [""]
     lines += ["## Known failure clusters", "",
               f"On dev, {errors.get('failures')} failures; by cause: {errors.get('by_cause')}. Details: "
               "`outputs/eval_reports/error_analysis.md`.", "",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
@@ -36,6 +35,8 @@ DEFAULT_LEAK_PATTERNS = [
     r"\bjsonl\b",
     r"\bhere (?:is|are) (?:the|a|an|some) (?:rows?|examples?|samples?)\b",
 ]
+# Unicode's control characters (category Cc: U+0000-U+001F and U+007F-U+009F) except tab and newline.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PLACEHOLDER_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_#.]*\}|\[[^\[\]]*\|[^\[\]]*\]")
 
 # pydantic error type -> reason code
@@ -154,7 +155,8 @@ def text_reasons(row: Row) -> list[Reason]:
         except UnicodeEncodeError as e:
             return [Reason(code="invalid_unicode", message=f"{m.role} text holds a lone surrogate",
                            detail={"role": m.role, "position": e.start})]
-        bad = next((i for i, c in enumerate(text) if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+        found = CONTROL.search(text)
+        bad = found.start() if found else None
         if bad is not None:
             return [Reason(code="control_characters", message=f"{m.role} text holds a control character",
                            detail={"role": m.role, "position": bad, "char": f"U+{ord(text[bad]):04X}"})]

@@ -22,9 +22,26 @@ def chat_token_counter(model_dir: str | Path, margin: int = 32):
     def exact(conv: list[dict]) -> int:
         return len(tok(tok.apply_chat_template(conv, tokenize=False), add_special_tokens=False)["input_ids"])
 
+    # The Rust tokenizer's own batch call, without offsets: the same ids as `tok(flat)`, at a third
+    # of the time (transformers' conversion of every encoding to Python lists was most of the cost).
+    backend = getattr(tok, "backend_tokenizer", None)
+    fast = getattr(backend, "encode_batch_fast", None)
+
+    def content_lengths(flat: list[str]) -> list[int]:
+        # Each distinct text once: every row of a task repeats the same system prompt, its longest part.
+        distinct = list(dict.fromkeys(flat))
+        if not distinct:
+            return []
+        if fast is not None:
+            lens = [len(e) for e in fast(distinct, add_special_tokens=False)]
+        else:
+            lens = [len(ids) for ids in tok(distinct, add_special_tokens=False)["input_ids"]]
+        by_text = dict(zip(distinct, lens))
+        return [by_text[t] for t in flat]
+
     def count(conversations: list[list[dict]], exact_above: int | None = None) -> list[int]:
         flat = [m["content"] for c in conversations for m in c]
-        lens = [len(ids) for ids in tok(flat, add_special_tokens=False)["input_ids"]] if flat else []
+        lens = content_lengths(flat)
         out, k = [], 0
         for c in conversations:
             roles = tuple(m["role"] for m in c)
