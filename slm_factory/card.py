@@ -75,8 +75,8 @@ def model_card(*, task_name: str, task_md: str, params: dict, train: dict, datas
         gate = export["parity"]
         lines += ["### Export parity", "",
                   f"Exact match on {gate['judged_on']} of every artifact against the adapter's (max drop "
-                  f"{gate['max_drop']}), and rows that never ended their turn; the gate is on the shipped "
-                  "ones:", ""] + _table(
+                  f"{gate['max_drop']}), and rows that never ended their turn (shipped: the merged model and "
+                  "the Modelfile's GGUF):", ""] + _table(
             [[name, "yes" if g.get("shipped", True) else "no", g["exact_match"], g["drop"], g["runaway_rows"],
               export["artifacts"][name]["size_mb"], "PASS" if g["pass"] else "FAIL"]
              for name, g in gate["artifacts"].items()],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal, Union
 
+import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 
@@ -29,7 +30,10 @@ Date = Annotated[
 ]
 Clock = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Text = Annotated[str, StringConstraints(min_length=1)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# ISO 4217's current codes from a maintained list (pycountry, Debian's iso-codes data; pinned), as an
+# enum in the JSON schema, so constrained decoding cannot write a crypto ticker or a made-up code.
+CURRENCY_CODES = tuple(sorted(c.alpha_3 for c in pycountry.currencies))
+Currency = Literal[CURRENCY_CODES]
 
 
 class _Strict(BaseModel):

@@ -34,6 +34,9 @@ def test_hostile_lines_each_become_one_rejected_record(spec, row_factory, tmp_pa
             "text": "call mum", "date": "today"}}).encode(), "control_characters"),
         "infinity": (variant("convert lots of euros to dollars please", '{"tool":"convert_currency","arguments":'
                              '{"amount":Infinity,"from_currency":"EUR","to_currency":"USD"}}').encode(), "non_finite_number"),
+        # a crypto ticker has the shape of a currency code, but ISO 4217 has no such currency
+        "crypto": (variant("convert 2 ETH to euros", {"tool": "convert_currency", "arguments": {
+            "amount": 2, "from_currency": "ETH", "to_currency": "EUR"}}).encode(), "invalid_value"),
         "feb30": (variant("remind me to pay tax on 2026-02-30", {"tool": "create_reminder", "arguments": {
             "text": "pay tax", "date": "2026-02-30"}}).encode(), "invalid_value"),
         "too_long": (variant("remind me " + "x" * 400_000, {"tool": "no_tool", "arguments": {}}).encode(), "line_too_long"),
