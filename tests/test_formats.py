@@ -160,9 +160,10 @@ def test_export_data_drops_with_reasons_and_refuses_tools_for_a_non_tool_task(tm
 
 
 @pytest.mark.slow
-def test_trl_trains_a_step_on_the_openai_exports(tmp_path, rows, tokenizer_dir):
+def test_trl_trains_a_step_on_every_export(tmp_path, rows, tokenizer_dir):
     """TRL's conversational format is OpenAI's messages (with `tools` and `tool_calls` for the native
-    shape): SFTTrainer takes each export as is, an unrolled trace's row (history, a tool result) too."""
+    shape): SFTTrainer takes each export as is, an unrolled trace's row (history, a tool result) too.
+    ShareGPT trains once mapped to messages, Alpaca as TRL's prompt/completion pairs."""
     import torch
     from datasets import load_dataset
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -173,7 +174,7 @@ def test_trl_trains_a_step_on_the_openai_exports(tmp_path, rows, tokenizer_dir):
         {"tool": "send_message", "arguments": {"recipient": "maya", "channel": "sms", "body": "I'm on it"}},
         separators=(",", ":")), first.provenance, history=[first.messages[1], first.messages[2], Message(
             role="tool", content='{"ok": true}')])
-    out = _export(tmp_path, rows + [trace_row], "--formats", "openai", "openai_tools", "sharegpt")
+    out = _export(tmp_path, rows + [trace_row], "--formats", "openai", "openai_tools", "sharegpt", "alpaca")
     report = json.loads((out / "report.json").read_text())
     assert report["openai_tools"]["train"]["written"] == 4  # the plain shapes cannot hold the tool result
     assert report["openai"]["train"]["dropped_rows"][0]["reasons"] == ["tool_message_without_call"]
@@ -184,11 +185,15 @@ def test_trl_trains_a_step_on_the_openai_exports(tmp_path, rows, tokenizer_dir):
     sharegpt = load_dataset("json", data_files=str(out / "sharegpt/train.jsonl"), split="train")
     # ShareGPT converted back to messages trains the same way
     as_messages = sharegpt.map(lambda ex: to_openai_messages(ex), remove_columns=["conversations"])
+    alpaca = load_dataset("json", data_files=str(out / "alpaca/train.jsonl"), split="train")
+    assert alpaca.num_rows == 3  # Alpaca holds no history: the trace row is dropped with its reason
+    as_pairs = alpaca.map(lambda ex: {"prompt": f"{ex['instruction']}\n\n{ex['input']}", "completion": ex["output"]},
+                          remove_columns=alpaca.column_names)
     # openai_tools: TRL passes the `tools` column to the chat template and renders the tool_calls turn
     exports = [load_dataset("json", data_files=str(out / f"{f}/train.jsonl"), split="train")
                for f in ("openai", "openai_tools")]
     own_template = tok.chat_template
-    for data in (*exports, as_messages):
+    for data in (*exports, as_messages, as_pairs):
         # SmolLM2's own template has no tool-call turn; a tool-calling model's template (Qwen-style) does
         tok.chat_template = TOOL_TEMPLATE if "tools" in data.column_names else own_template
         cfg = SFTConfig(output_dir=str(tmp_path / "trl"), max_steps=1, per_device_train_batch_size=3,
