@@ -133,10 +133,11 @@ def test_repro_then_noop_then_experiment(repo, tmp_path):
     assert json.loads((repo / "registry/run.json").read_text())["dataset_version"] == dataset["version"]
     # shipped: merged model, GGUFs from llama.cpp, Modelfile, parity report, card, manifest
     assert sorted(p.name for p in (repo / "outputs/gguf").glob("*.gguf")) == [
-        "model-f16.gguf", "model-q8_0.gguf"]
+        "model-f16.gguf", "model-q4_k_m.gguf", "model-q8_0.gguf"]
     assert (repo / "outputs/Modelfile").read_text().startswith("FROM ./gguf/model-q8_0.gguf")
     exp = json.loads((repo / "outputs/details/export_eval.json").read_text())
-    assert set(exp["artifacts"]) == {"merged (transformers)", "model-f16.gguf", "model-q8_0.gguf"}
+    assert set(exp["artifacts"]) == {"merged (transformers)", "model-f16.gguf", "model-q4_k_m.gguf", "model-q8_0.gguf"}
+    assert {k for k, v in exp["parity"]["artifacts"].items() if v["shipped"]} == {"merged (transformers)", "model-q8_0.gguf"}
     card = (repo / "outputs/model_card.md").read_text()
     assert card.startswith("---\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct") and "### Export parity" in card
     manifest = json.loads((repo / "outputs/release/manifest.json").read_text())
