@@ -45,6 +45,10 @@ def response_to_rows(response: Response, request: Request, spec: TaskSpec, batch
         objs = _objects(response.text)
     except json.JSONDecodeError as e:
         return reject("teacher_unparseable", f"teacher output is not JSON/JSONL: {e.msg}")
+    except (ValueError, RecursionError) as e:  # a huge integer, nesting deeper than the parser goes
+        return reject("teacher_unparseable", f"teacher output cannot be parsed: {type(e).__name__}: {str(e)[:120]}")
+    if not objs:  # an empty answer is still an answer: it is rejected, never silently dropped
+        return reject("teacher_unparseable", "teacher output is empty")
     rows, rejected = [], []
     for k, obj in enumerate(objs):
         if not isinstance(obj, dict) or "user" not in obj or ("output" not in obj and "assistant" not in obj):

@@ -73,3 +73,116 @@ def test_hostile_lines_each_become_one_rejected_record(spec, row_factory, tmp_pa
 def test_parse_output_never_raises(text, code):
     _, reason = parse_output(text)
     assert reason.code == code
+
+
+# --- crafted cases, generated from the shapes they attack ---------------------------------------
+
+ROW_FIELDS = ["id", "messages", "provenance", "annotations", "split"]
+WRONG = {"null": None, "int": 7, "list": [1], "text": "x", "object": {"a": 1}, "bool": True}
+
+
+def _row_variants(good: dict) -> dict[str, tuple[str, str]]:
+    """Every row field, and every field of a message and of the provenance, given a value of the wrong
+    type (or removed): each must end as one `row_schema` rejection naming where."""
+    out = {}
+    for field in ROW_FIELDS:
+        for name, value in WRONG.items():
+            if field in good and type(good[field]) is not type(value) and not (field == "split" and value is None):
+                out[f"{field}={name}"] = (json.dumps({**good, field: value}), "row_schema")
+    for key in ("role", "content"):
+        for name, value in (("null", None), ("int", 3), ("bad", "wizard" if key == "role" else ["x"])):
+            msgs = [dict(m) for m in good["messages"]]
+            msgs[1][key] = value
+            out[f"message.{key}={name}"] = (json.dumps({**good, "messages": msgs}), "row_schema")
+    for key in ("category", "source", "batch"):
+        for name, value in (("null", None), ("int", 3)):
+            out[f"provenance.{key}={name}"] = (json.dumps({**good, "provenance": {**good["provenance"], key: value}}),
+                                               "row_schema")
+    out["no_messages"] = (json.dumps({**good, "messages": []}), "row_schema")
+    out["assistant_first"] = (json.dumps({**good, "messages": good["messages"][::-1]}), "row_schema")
+    out["wrong_id"] = (json.dumps({**good, "id": "0" * 16}), "row_schema")
+    out["extra_key"] = (json.dumps({**good, "sneaky": 1}), "row_schema")
+    return out
+
+
+def test_every_field_of_a_row_given_the_wrong_type_is_one_rejected_record(spec, row_factory):
+    good = json.loads(dump_line(row_factory("remind me to water the plants tomorrow", {
+        "tool": "create_reminder", "arguments": {"text": "water the plants", "date": "tomorrow"}})))
+    cases = _row_variants(good)
+    assert len(cases) >= 30
+    lines = [(1, json.dumps(good))] + [(i, raw) for i, (raw, _) in enumerate(cases.values(), 2)]
+    accepted, rejected, _ = load_script("validate").validate_batches({"b": lines}, spec, words, 10_000, 4)
+    recs = rejected["b"]
+    assert len(accepted) == 1 and len(accepted) + len(recs) == len(lines)
+    got = {r.line: r.reasons[0].code for r in recs}
+    assert got == {i: code for i, (_, code) in enumerate(cases.values(), 2)}
+
+
+TEACHER_ANSWERS = {
+    "empty": ("", "end", "teacher_unparseable"),
+    "prose": ("Sure! Here you go.", "end", "teacher_unparseable"),
+    "null": ("null", "end", "teacher_unparseable"),
+    "number": ("42", "end", "teacher_unparseable"),
+    "list_of_numbers": ("[1, 2]", "end", "teacher_unparseable"),
+    "no_user": ('{"output": {"tool": "no_tool", "arguments": {}}}', "end", "teacher_unparseable"),
+    "no_output": ('{"user": "hello there my friend"}', "end", "teacher_unparseable"),
+    "half_line": ('{"user": "remind me', "end", "teacher_unparseable"),
+    "deep": ("[" * 100_000, "end", "teacher_unparseable"),
+    "huge_int": ("9" * 6000, "end", "teacher_unparseable"),
+    "truncated": ('{"user": "a", "output": {}}', "max_tokens", "teacher_truncated"),
+    "refused": ("I cannot help with that.", "refusal", "teacher_refused"),
+    "one_good_one_bad": ('{"user": "what is the weather in Oslo", "output": {"tool": "get_weather", '
+                         '"arguments": {"location": "Oslo"}}}\n[1]', "end", "teacher_unparseable"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEACHER_ANSWERS))
+def test_a_poisoned_teacher_answer_never_raises_and_loses_nothing(spec, name):
+    from slm_factory.generation import response_to_rows
+    from slm_factory.teachers.base import Request, Response
+
+    text, stop, code = TEACHER_ANSWERS[name]
+    rows, rejected = response_to_rows(Response(text=text, stop_reason=stop), Request("main", 1, "no_tool", "easy"),
+                                      spec, "batch_001", "fake", "teacher")
+    assert rejected and all(r.reasons[0].code == code for r in rejected)
+    assert len(rows) == (1 if name == "one_good_one_bad" else 0)
+    for r in rejected:
+        json.loads(dump_line(r))  # writable, raw text kept
+
+
+def _leaves(node, prefix=""):
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def test_every_params_key_with_a_wrong_value_stops_before_any_work_naming_it(tmp_path):
+    """Each key of params.yaml, given a value of the wrong shape, is one ConfigError that names it."""
+    import yaml
+
+    from conftest import ROOT
+    from slm_factory.config import ConfigError, load
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    groups = [k if k != "validate" else "validate" for k in params]
+    keys = list(_leaves(params))
+    assert len(keys) >= 60
+    checked = 0
+    for dotted, value in keys:
+        bad = {"x": [1]} if not isinstance(value, dict) else [1]
+        broken = yaml.safe_load((ROOT / "params.yaml").read_text())
+        node = broken
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = bad
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump(broken))
+        with pytest.raises(ConfigError) as e:
+            load(path, groups)
+        assert dotted in str(e.value) and "\n" not in str(e.value), (dotted, str(e.value))
+        checked += 1
+    assert checked == len(keys)
