@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-
-
 class LoraSettings:
     rank: int
     alpha: int
