@@ -12,21 +12,12 @@ semantic stage <= 1.25x raw encode.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_stage(name: str):
-    """A stage script's module by name (`scripts.<name>`); run as a file, the repo root is not on the path."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return importlib.import_module(f"scripts.{name}")
 
 
 def synthetic(n: int, seed: int):
@@ -58,7 +49,8 @@ def main() -> None:
     from slm_factory.rows import Row, dump_line
     from slm_factory.tokens import chat_token_counter
 
-    validate = load_stage("validate")
+    from slm_factory.validation import validate_batches
+
     count = chat_token_counter(a.tokenizer)
     th = Thresholds(minhash=0.8, semantic=0.95)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, torch threads {torch.get_num_threads()}")
@@ -67,7 +59,7 @@ def main() -> None:
         spec, rows = synthetic(n, seed=n)
         lines = {"bench": [(i + 1, dump_line(r)) for i, r in enumerate(rows)]}
         t = time.perf_counter()
-        accepted, _, _ = validate.validate_batches(lines, spec, count, 256, 4)
+        validate_batches(lines, spec, count, 256, 4)
         v = time.perf_counter() - t
         # The named baseline: pydantic alone parsing the same lines into rows (what any reader pays).
         t = time.perf_counter()

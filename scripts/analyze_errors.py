@@ -146,11 +146,12 @@ def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, required=True)
-    ap.add_argument("--predictions", type=Path, required=True)
-    ap.add_argument("--report", type=Path, required=True)
-    ap.add_argument("--plan", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
+    ap.add_argument("--predictions", type=Path, required=True, help="eval's predictions on dev (JSONL)")
+    ap.add_argument("--report", type=Path, required=True, help="out: the error analysis (markdown)")
+    ap.add_argument("--plan", type=Path, required=True, help="out: the repair plan (JSON), for `repair: true`")
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
     ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)

@@ -30,11 +30,13 @@ PARAMS = ("seed", "baseline", "teacher")  # exactly the stage's params in dvc.ya
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, required=True)
-    ap.add_argument("--base-model", type=Path, required=True)
-    ap.add_argument("--train", type=Path, required=True)
-    ap.add_argument("--eval", type=Path, nargs="+", required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
+    ap.add_argument("--base-model", type=Path, required=True,
+                    help="the prepared base model folder (prepare_base's output)")
+    ap.add_argument("--train", type=Path, required=True, help="training rows (the few-shot examples come from here)")
+    ap.add_argument("--eval", type=Path, nargs="+", required=True, help="eval sets to score (JSONL rows)")
     ap.add_argument("--out", type=Path, required=True,
                     help="out: per-row predictions and summary.json (every figure of every system)")
     ap.add_argument("--metrics", type=Path, required=True, help="out: each system's headline per set (DVC metrics)")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(a.params, PARAMS)
     cfg = params["baseline"]
     spec = TaskSpec.load(a.specs)
-    sets = load_sets(a.eval, int(cfg.get("limit", 0)))
+    sets = load_sets(a.eval, int(cfg["limit"]))
     results: dict[str, dict] = {}
 
     model, tok = modeling.load(a.base_model)

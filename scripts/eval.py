@@ -28,11 +28,14 @@ log = get_logger("eval")
 PARAMS = ("eval",)  # exactly the stage's params in dvc.yaml
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
-    ap.add_argument("--specs", type=Path, default=Path("specs"))
-    ap.add_argument("--base-model", type=Path, default=Path("outputs/base_model"))
-    ap.add_argument("--adapter", type=Path, default=Path("outputs/adapters/current"))
-    ap.add_argument("--eval", type=Path, nargs="+", required=True)
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"),
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, default=Path("specs"), help="the task's specs/ folder")
+    ap.add_argument("--base-model", type=Path, default=Path("outputs/base_model"),
+                    help="the prepared base model folder (prepare_base's output)")
+    ap.add_argument("--adapter", type=Path, default=Path("outputs/adapters/current"),
+                    help="the trained LoRA adapter folder")
+    ap.add_argument("--eval", type=Path, nargs="+", required=True, help="eval sets to score (JSONL rows)")
     ap.add_argument("--test", type=Path, help="scored only when eval.release is true")
     ap.add_argument("--out", type=Path, required=True, help="folder for details.json and confusion.csv")
     ap.add_argument("--predictions", type=Path, help="folder for per-row predictions (default: --out)")
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = TaskSpec.load(a.specs)
     ev = spec.eval
     paths = list(a.eval) + ([a.test] if a.test and cfg.get("release") else [])
-    sets = load_sets(paths, int(cfg.get("limit", 0)), spec)
+    sets = load_sets(paths, int(cfg["limit"]), spec)
     # A set no role names may be empty (data/eval/production.jsonl before any production log is
     # imported): there is nothing to score, and no figure is better than a 0/0 one.
     for name in [s for s, rows in sets.items() if not rows and s not in ev.sets]:

@@ -27,7 +27,8 @@ PARAMS = ("export.quantizations", "export.modelfile_quant")  # exactly the stage
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
     ap.add_argument("--specs", type=Path, required=True, help="task specs (the Modelfile's SYSTEM prompt)")
     ap.add_argument("--base-model", type=Path, required=True, help="prepare_base's output")
     ap.add_argument("--adapter", type=Path, required=True, help="train's LoRA adapter")

@@ -36,8 +36,9 @@ PARAMS = ("export_data",)
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, default=Path("specs"))
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, default=Path("specs"), help="the task's specs/ folder")
     for flag in ("--train", "--dev", "--test"):
         ap.add_argument(flag, type=Path, required=True, help=f"{flag[2:]} rows")
     ap.add_argument("--out", type=Path, required=True, help="out: one folder per format, and report.json")

@@ -118,8 +118,9 @@ def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
     ap.add_argument("--merged", type=Path, required=True, help="export's merged model folder")
     ap.add_argument("--gguf", type=Path, required=True, help="export's GGUF folder")
     ap.add_argument("--eval", type=Path, nargs="+", required=True, help="eval sets (rows files)")
@@ -132,11 +133,11 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(a.params, PARAMS)
     cfg, ecfg = params["export"], params["eval"]
     spec = TaskSpec.load(a.specs)
-    sets = load_sets(list(a.eval), int(cfg.get("limit", 0)), spec)
+    sets = load_sets(list(a.eval), int(cfg["limit"]), spec)
     golden = spec.eval.set_with_role("golden") or next(iter(sets))
     whole = [p for p in a.eval if p.stem == golden]
     if whole:  # the set the gate judges: the rows eval scored (all of them, unless eval.limit says)
-        sets.update(load_sets(whole, int(ecfg.get("limit", 0)), spec))
+        sets.update(load_sets(whole, int(ecfg["limit"]), spec))
     mnt = int(ecfg["max_new_tokens"])
     artifacts: dict[str, dict] = {}
     timings: dict[str, dict] = {}

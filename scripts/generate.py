@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -23,7 +22,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from slm_factory.common import get_logger, load_params, read_json, response_cache_dir, write_json, write_metrics
 from slm_factory.generation import batch_name, native_tools_labeller, response_to_rows
-from slm_factory.rows import Reason, Rejected, write_jsonl
+from slm_factory.ledger import Ledger
+from slm_factory.rows import Reason, Rejected
 from slm_factory.spec import TaskSpec
 from slm_factory.teachers.base import ResponseCache, ask_cached, plan_requests
 from slm_factory.teachers.factory import make_teacher
@@ -40,13 +40,13 @@ RUN_FACTS = ("requests", "cache_hits", "teacher_calls")
 def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, out: Path,
         rejected_path: Path) -> dict:
     spec = TaskSpec.load(specs)
-    tcfg = params.get("teacher", {}) or {}
-    gcfg = params.get("generate", {}) or {}
+    tcfg = params["teacher"]
+    gcfg = params["generate"]
     teacher = make_teacher(spec, tcfg, int(params["seed"]), cache_dir)  # fails here on a missing key
     if tcfg.get("mode") == "native_tools":
         teacher.relabel = native_tools_labeller(spec)
     plan_items = []
-    if params.get("repair") and repair_plan and repair_plan.exists():
+    if params["repair"] and repair_plan and repair_plan.exists():
         plan_items = read_json(repair_plan).get("items", [])
     per = int(teacher.rows_per_request)
     requests = plan_requests(spec, math.ceil(int(params["n_examples"]) / per),
@@ -72,28 +72,25 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
         log.info("%d requests: %d cached, 0 to ask %s", len(requests), len(requests), teacher.provider)
     stats = teacher.stats  # failures and skips of this run's requests (all zero when nothing was asked)
 
-    batch_size = int(gcfg.get("batch_size", 200))
+    batch_size = int(gcfg["batch_size"])
     source = "template" if teacher.provider == "template" else "teacher"
     generator = identity.get("model") or teacher.provider
-    batches: dict[str, list] = defaultdict(list)
-    rejected = []
+    ledger = Ledger("generate")  # every item of every answer leaves as a row or a rejected record
     for r, k in zip(requests, keys):
         b = batch_name(r, batch_size)
         if responses[k] is None:
             continue  # not answered (error after retries, or the budget stopped it): asked again next run
         rows, rej = response_to_rows(responses[k], r, spec, b, str(generator), source)
-        batches[b].extend(rows)
-        rejected.extend(rej)
+        for row in rows:
+            ledger.keep(row, b)
+        for rec in rej:
+            ledger.reject(rec)
     for err in stats.errors:
-        rejected.append(Rejected(stage="generate", batch="errors", reasons=[Reason(
+        ledger.reject(Rejected(stage="generate", batch="errors", reasons=[Reason(
             code="teacher_error", message="request failed after the SDK's retries", detail={"error": err})]))
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    for b, rows in sorted(batches.items()):
-        write_jsonl(out / f"{b}.jsonl", rows)
-    write_jsonl(rejected_path, rejected)
-    all_rows = [row for rows in batches.values() for row in rows]
+    ledger.write(out, rejected_path, kept_by_part=True)
+    all_rows, batches = ledger.kept_rows(), ledger.kept_parts()
+    rejected = ledger.rejected_records()
     usage = Counter()
     for k in keys:
         if responses[k] is not None:
@@ -126,13 +123,14 @@ def run(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, ou
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, required=True)
-    ap.add_argument("--repair-plan", type=Path)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
+    ap.add_argument("--repair-plan", type=Path, help="the repair plan, used when params `repair: true`")
     ap.add_argument("--cache", type=Path, help="the response cache (default: $SLM_FACTORY_CACHE/teacher, else "
                                                "~/.cache/slm_factory/teacher: shared by clones and experiments)")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--rejected", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True, help="out: folder of generated batches (batch_NNN.jsonl)")
+    ap.add_argument("--rejected", type=Path, required=True, help="out: rejected teacher answers, each with its reason")
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
     ap.add_argument("--details", type=Path, help="out: every figure of the data written")
     ap.add_argument("--timings", type=Path, help="out: requests asked and cache hits this run (no stage reads it)")

@@ -34,14 +34,15 @@ HEADLINE = ["input", "examples", "imported", "eval", "rejected"]
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
     ap.add_argument("--raw", type=Path, required=True, help="folder of *.jsonl files to import")
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True, help="out: folder of imported rows (import_<file>.jsonl)")
     ap.add_argument("--eval-out", type=Path, required=True, help="the production eval set (filled first)")
-    ap.add_argument("--rejected", type=Path, required=True)
-    ap.add_argument("--metrics", type=Path, required=True)
-    ap.add_argument("--details", type=Path)
+    ap.add_argument("--rejected", type=Path, required=True, help="out: rejected lines, each with its reason")
+    ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
+    ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
     cfg, vcfg = params["ingest"], params["validate"]

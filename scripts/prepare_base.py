@@ -22,8 +22,10 @@ PARAMS = ("base_model",)  # exactly the stage's params in dvc.yaml
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--out", type=Path, required=True,
+                    help="out: the base model folder (weights, tokenizer, chat template)")
     a = ap.parse_args(argv)
     name = load_params(a.params, PARAMS)["base_model"]
     model, tok = load_for_export(name)

@@ -30,8 +30,9 @@ PARAMS = (
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--specs", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
     ap.add_argument("--details", type=Path, required=True, help="eval's details.json")
     ap.add_argument("--baselines", type=Path, required=True, help="baseline's summary.json")
     ap.add_argument("--train-details", type=Path, required=True, help="train's figures (no timings)")

@@ -5,8 +5,10 @@
     python scripts/review.py --reject ID [--note "why"]
 
 Keys: a accept · r keep rejected · e edit the answer in $EDITOR, then accept · E edit the whole row ·
-s skip · q quit. Decisions go to data/review/decisions.jsonl (git-tracked, one line per row, keyed by
-the row's content hash). validate reads that file: accepted rows flow on with source `human`,
+s skip · q quit. Decisions go to data/review/decisions.jsonl (git-tracked, one line per record, keyed
+by the content shown: a row's id, or `raw:<hash>` for a line that was no row; never an id a broken line
+claims). An accept the gates could never honour (a contract or length failure) is refused: edit instead.
+validate reads that file: accepted rows flow on with source `human`,
 edited rows are validated like any other, and gates a person overturned are counted in its metrics.
 Not a DVC stage: it reads data/rejected/ and writes only the decisions file.
 """
@@ -28,7 +30,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from slm_factory.review import ReviewDecision, load_decisions, reviewer_name, save_decision
+from slm_factory.review import ReviewDecision, read_decisions, record_key, reviewer_name, save_decision, unoverridable
 from slm_factory.rows import Rejected, Row, content_id, read_jsonl
 
 KEYS = "[a] accept  [r] keep rejected  [e] edit answer  [E] edit row  [s] skip  [q] quit"
@@ -80,7 +82,7 @@ def show(console: Console, i: int, n: int, file: str, rec: Rejected, tally: Coun
     reasons.add_column("offending part")
     for r in rec.reasons:
         reasons.add_row(r.code, r.message, json.dumps(r.detail, ensure_ascii=False)[:160])
-    console.print(f"[bold]{rec.row_id or '(no id)'}[/]  batch {rec.batch}  file {file}  stage {rec.stage}")
+    console.print(f"[bold]{record_key(rec)}[/]  batch {rec.batch}  file {file}  stage {rec.stage}")
     console.print(reasons)
     if rec.row:
         msgs = {m.get("role"): m.get("content", "") for m in rec.row.get("messages", []) if isinstance(m, dict)}
@@ -95,8 +97,11 @@ def show(console: Console, i: int, n: int, file: str, rec: Rejected, tally: Coun
 
 
 def interactive(queue: list[tuple[str, Rejected]], decisions_path: Path, console: Console, getkey) -> Counter:
-    decided = load_decisions(decisions_path)
-    todo = [(f, r) for f, r in queue if r.row_id not in decided]
+    log = read_decisions(decisions_path)
+    for problem in log.bad_lines:
+        console.print(f"[yellow]skipped a bad decisions line: {problem}[/]")
+    # a conflicted record is decided again: the new decision replaces every line about it
+    todo = [(f, r) for f, r in queue if record_key(r) not in log.decisions]
     tally: Counter = Counter()
     if not todo:
         console.print("Nothing to review: every matching rejected row already has a decision.")
@@ -113,24 +118,28 @@ def interactive(queue: list[tuple[str, Rejected]], decisions_path: Path, console
             if key == "s":
                 tally["skip"] += 1
                 break
+            if key == "a" and unoverridable(codes):
+                console.print(f"[red]an accept can never take effect here: review cannot overrule "
+                              f"{', '.join(unoverridable(codes))}. Edit the row (e/E) or keep it rejected (r).[/]")
+                continue
             if key in ("a", "r"):
                 save_decision(decisions_path, ReviewDecision(
-                    row_id=rec.row_id or "", decision="accept" if key == "a" else "reject",
+                    row_id=record_key(rec), decision="accept" if key == "a" else "reject",
                     reviewer=who, reasons=codes))
                 tally["accept" if key == "a" else "reject"] += 1
                 break
-            if key in ("e", "E") and rec.row:
+            if (key == "e" and isinstance(rec.row, dict)) or key == "E":
                 try:
                     if key == "e":
                         new = edited_row(rec.row, new_assistant=run_editor(rec.row["messages"][-1]["content"], ".json"))
                     else:
-                        text = run_editor(json.dumps(rec.row, indent=2, ensure_ascii=False), ".json")
-                        new = edited_row(rec.row, whole=json.loads(text))
-                except (ValueError, KeyError, IndexError) as e:
+                        shown = json.dumps(rec.row, indent=2, ensure_ascii=False) if rec.row is not None else rec.raw
+                        new = edited_row(rec.row or {}, whole=json.loads(run_editor(shown or "", ".json")))
+                except (ValueError, KeyError, IndexError, TypeError) as e:
                     console.print(f"[red]edit not usable: {e}[/]")
                     continue
                 save_decision(decisions_path, ReviewDecision(
-                    row_id=rec.row_id or "", decision="edit", reviewer=who, reasons=codes, edited_row=new))
+                    row_id=record_key(rec), decision="edit", reviewer=who, reasons=codes, edited_row=new))
                 tally["edit"] += 1
                 break
             console.print("[yellow]unknown key[/]")
@@ -139,14 +148,19 @@ def interactive(queue: list[tuple[str, Rejected]], decisions_path: Path, console
 
 
 def decide(root: Path, decisions_path: Path, row_id: str, decision: str, note: str, rows_files: list[Path]) -> str:
-    """The non-interactive --accept/--reject. The id must name a rejected row (or, to reject, any row)."""
-    rec = next((r for _, r in load_queue(root) if r.row_id == row_id), None)
+    """The non-interactive --accept/--reject. The id (a record's key, as the interactive form shows it)
+    must name a rejected record (or, to reject, any row); an accept that could never apply is refused."""
+    rec = next((r for _, r in load_queue(root) if record_key(r) == row_id), None)
     if rec is None and decision == "reject":
         known = {o["id"] for p in rows_files if p.exists() for o in read_jsonl(p)}
         if row_id not in known:
             raise SystemExit(f"review: no row with id {row_id} in {root} or {', '.join(map(str, rows_files))}")
     elif rec is None:
         raise SystemExit(f"review: no rejected row with id {row_id} under {root}")
+    if decision == "accept" and unoverridable([r.code for r in rec.reasons]):
+        raise SystemExit(f"review: an accept of {row_id} could never take effect: review cannot overrule "
+                         f"{', '.join(unoverridable([r.code for r in rec.reasons]))}; edit the row instead "
+                         f"(the interactive form, key e or E)")
     save_decision(decisions_path, ReviewDecision(row_id=row_id, decision=decision, note=note,
                                                  reviewer=reviewer_name(),
                                                  reasons=[r.code for r in rec.reasons] if rec else []))
@@ -157,11 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("batch", nargs="?", help="only this batch (e.g. batch_003) or file (e.g. dedupe)")
     ap.add_argument("--reason", help="only rows with this reason code")
-    ap.add_argument("--accept", metavar="ID")
-    ap.add_argument("--reject", metavar="ID")
-    ap.add_argument("--note", default="")
-    ap.add_argument("--rejected-root", type=Path, default=Path("data/rejected"))
-    ap.add_argument("--decisions", type=Path, default=Path("data/review/decisions.jsonl"))
+    ap.add_argument("--accept", metavar="ID",
+                    help="accept the rejected record with this key (as the interactive form shows it)")
+    ap.add_argument("--reject", metavar="ID", help="reject the record or row with this key")
+    ap.add_argument("--note", default="", help="why (saved with the decision)")
+    ap.add_argument("--rejected-root", type=Path, default=Path("data/rejected"), help="where the rejected records are")
+    ap.add_argument("--decisions", type=Path, default=Path("data/review/decisions.jsonl"),
+                    help="the decisions file validate reads")
     ap.add_argument("--rows", type=Path, nargs="*", default=[Path("data/accepted/validated.jsonl")],
                     help="accepted rows that --reject may name")
     a = ap.parse_args(argv)

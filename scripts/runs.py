@@ -72,14 +72,16 @@ def restore(repo: Path, run_id: str, splits: list[Path], adapter: Path, force: b
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repo", type=Path, default=Path("."), help="the project's git repository")
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", required=True, help="what to do")
     sub.add_parser("list", help="every run in any commit or experiment, newest first")
     sub.add_parser("datasets", help="every dataset version in any commit or experiment")
     r = sub.add_parser("restore", help="a run's data and adapter back in the workspace, checked byte for byte")
     r.add_argument("run_id", help="a run id or a unique prefix of one")
     r.add_argument("--splits", type=Path, nargs=3, default=[Path("data/train.jsonl"), Path("data/eval/dev.jsonl"),
-                                                           Path("data/eval/test.jsonl")])
-    r.add_argument("--adapter", type=Path, default=Path("outputs/adapters/current"))
+                                                           Path("data/eval/test.jsonl")],
+                   help="where the train, dev and test splits are restored to")
+    r.add_argument("--adapter", type=Path, default=Path("outputs/adapters/current"),
+                    help="where the adapter is restored to")
     r.add_argument("--force", action="store_true", help="overwrite uncommitted changes")
     a = ap.parse_args(argv)
     if a.command == "list":

@@ -65,12 +65,14 @@ def leakage(train: list[Row], evals: list[tuple[str, Row]], th: Thresholds, embe
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--rows", type=Path, required=True)
-    ap.add_argument("--locked", type=Path, nargs="*", default=[])
-    ap.add_argument("--train", type=Path, required=True)
-    ap.add_argument("--dev", type=Path, required=True)
-    ap.add_argument("--test", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True,
+                    help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
+    ap.add_argument("--rows", type=Path, required=True, help="rows to split (dedupe's output)")
+    ap.add_argument("--locked", type=Path, nargs="*", default=[],
+                    help="locked eval sets (golden, adversarial, production): never dropped; a row close to one is")
+    ap.add_argument("--train", type=Path, required=True, help="out: training rows")
+    ap.add_argument("--dev", type=Path, required=True, help="out: dev rows")
+    ap.add_argument("--test", type=Path, required=True, help="out: test rows")
     ap.add_argument("--registry", type=Path, required=True, help="out: this dataset version's record (JSON)")
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
     ap.add_argument("--details", type=Path, help="out: every figure")
@@ -78,15 +80,15 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(a.params, PARAMS)
     cfg, dcfg = params["split"], params["dedupe"]
     rows = read_rows(a.rows)
-    model = dcfg.get("embedding_model", embeddings.BUNDLED)
-    use_sem = dcfg.get("semantic", True)
+    model = dcfg["embedding_model"]
+    use_sem = dcfg["semantic"]
     embed = (lambda texts: embeddings.encode(model, texts)) if use_sem else None
     emb = embed([r.prompt_text for r in rows]) if use_sem and rows else None
     ratios = {"train": float(cfg["train"]), "dev": float(cfg["dev"]), "test": float(cfg["test"])}
     parts = split_rows(rows, ratios, int(params["seed"]), emb, float(cfg["cluster_threshold"]))
 
     th = Thresholds(minhash=float(dcfg["minhash_threshold"]), semantic=float(dcfg["semantic_threshold"]),
-                    num_perm=int(dcfg.get("num_perm", 128)), shingle_size=int(dcfg.get("shingle_size", 5)))
+                    num_perm=int(dcfg["num_perm"]), shingle_size=int(dcfg["shingle_size"]))
     evals = [("dev", r) for r in parts["dev"]] + [("test", r) for r in parts["test"]]
     evals += [(p.stem, r) for p in a.locked for r in read_rows(p)]
     leaks = leakage(parts["train"], evals, th, embed)
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     by_cat = {s: dict(sorted(Counter(r.provenance.category for r in v).items())) for s, v in parts.items()}
     div = {s: diversity(v) for s, v in parts.items()}
     record = {
-        "version": version, "task": params.get("task", "."),
+        "version": version, "task": params["task"],
         # the md5s dvc.lock holds for the files: match a record to a lock, or check a checkout. The
         # commit is not written here (it would change the file with every commit): `scripts/runs.py
         # datasets` reads it from git, where every commit and experiment keeps its own record.
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         "counts": counts, "by_category": by_cat,
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in rows).items())),
         "generator": {"teacher": params.get("teacher"), "n_examples": params.get("n_examples"),
-                      "seed": params.get("seed"), "repair": params.get("repair", False)},
+                      "seed": params["seed"], "repair": params["repair"]},
         "params": {k: params.get(k) for k in ("generate", "validate", "dedupe", "split")},
         "diversity": div,
         "value_casing": value_casing(parts["train"]),

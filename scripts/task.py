@@ -23,7 +23,7 @@ SCAFFOLD = Path(__file__).resolve().parents[1] / "examples" / "scaffold"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub = ap.add_subparsers(dest="cmd", required=True, help="what to do")
     p = sub.add_parser("new", help="copy the scaffold task to a new folder")
     p.add_argument("name", type=Path, help="the new task folder")
     p = sub.add_parser("check", help="check a task folder")

@@ -14,6 +14,7 @@ config file's content is not a DVC dependency (it is only read when named): afte
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import subprocess
@@ -30,12 +31,21 @@ PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exac
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    params = load_params(Path(argv[argv.index("--params") + 1]), PARAMS)
+    # Only --params is read here; every flag goes on to the backend, whose --help lists them all.
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], add_help=False)
+    ap.add_argument("--params", type=Path, help="params.yaml (picks the backend; the backend reads the rest)")
+    known, _ = ap.parse_known_args(argv)
+    if known.params is None:
+        if {"-h", "--help"} & set(argv):
+            print(__doc__ + "\nThe flags are the backend's: `python scripts/train.py --params params.yaml --help`.")
+            return
+        ap.error("--params is required")
+    params = load_params(known.params, PARAMS)
     import torch
 
     cfg = params["train"]
-    num_gpus = int(cfg.get("num_gpus", 1) or 1)
-    requested = cfg.get("backend", "auto")
+    num_gpus = int(cfg["num_gpus"])
+    requested = cfg["backend"]
     if requested == "auto" and num_gpus > 1:
         requested = "trl"  # the multi-GPU engine
     backend = pick_backend(requested, torch.cuda.is_available(), importlib.util.find_spec("unsloth") is not None)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from .ledger import Ledger
+from .rows import Reason, Rejected, Row
 from .text import shingles, text_hash
 
 
@@ -133,3 +135,36 @@ def find_overlaps(queries: list[str], refs: list[str], th: Thresholds, embed=Non
             if i not in found and sim[i, k] >= th.semantic:
                 found[i] = Drop(i, "semantic", -1 - k, round(float(sim[i, k]), 4))
     return sorted(found.values(), key=lambda d: d.index)
+
+
+MESSAGES = {
+    "exact": "same text as a kept row (after normalising case, punctuation and spaces)",
+    "minhash": "near-duplicate of a kept row (MinHash Jaccard of character shingles)",
+    "semantic": "says the same as a kept row (embedding cosine similarity)",
+}
+
+
+def dedupe_rows(rows: list[Row], locked: list[tuple[str, Row]], th: Thresholds, embed) -> tuple[Ledger, list[Drop]]:
+    """The dedupe stage's core. `locked` is [(set name, row)]: references, never dropped (a candidate
+    close to one is the row dropped). Each dropped row records its kept twin's id, the set the twin is
+    in, the test that fired and the similarity. The ledger keeps rows in input order."""
+    drops = greedy_dedupe([r.prompt_text for r in rows], th, embed, refs=[r.prompt_text for _, r in locked])
+    dropped = {d.index: d for d in drops}
+    ledger = Ledger("dedupe")
+    for i, row in enumerate(rows):
+        if i not in dropped:
+            ledger.keep(row)
+    for d in drops:
+        row = rows[d.index]
+        if d.twin >= 0:
+            twin, twin_set = rows[d.twin], "generated"
+        else:
+            twin_set, twin = locked[-1 - d.twin]
+        code = f"duplicate_{d.kind}" if twin_set == "generated" else f"eval_overlap_{d.kind}"
+        ledger.reject(Rejected(
+            stage="dedupe", batch=row.provenance.batch, row_id=row.id, row=row.model_dump(mode="json"),
+            reasons=[Reason(code=code, message=MESSAGES[d.kind] + (f" in the locked {twin_set} set"
+                                                                 if twin_set != "generated" else ""),
+                            detail={"twin_id": twin.id, "twin_set": twin_set, "similarity": d.similarity,
+                                    "twin_user": twin.prompt_text})]))
+    return ledger, drops

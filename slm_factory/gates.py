@@ -119,10 +119,22 @@ def output_reasons(text: str, spec: TaskSpec) -> list[Reason]:
 
 class LeakCheck:
     def __init__(self, extra: Iterable[str] = ()):
-        self.patterns = [re.compile(p, re.IGNORECASE) for p in [*DEFAULT_LEAK_PATTERNS, *extra]]
+        sources = [*DEFAULT_LEAK_PATTERNS, *extra]
+        self.patterns = [re.compile(p, re.IGNORECASE) for p in sources]
+        # One pass of all patterns at once rules out the clean texts (nearly all of them); the ordered
+        # loop then names the first pattern that fires, as before. A pattern that cannot be joined
+        # (a numbered back-reference) leaves the loop alone.
+        try:
+            self.any = re.compile("|".join(f"(?:{p})" for p in sources), re.IGNORECASE) if sources else None
+            if any(re.search(r"\\[1-9]", p) for p in sources):
+                self.any = None
+        except re.error:
+            self.any = None
 
     def __call__(self, row: Row) -> list[Reason]:
         for part, text in ((m.role, t) for m in row.messages[1:] for t in (m.content, m.reasoning or "")):
+            if self.any is not None and self.any.search(text) is None:
+                continue
             for p in self.patterns:
                 m = p.search(text)
                 if m:

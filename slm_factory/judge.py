@@ -18,6 +18,7 @@ from .spec import SpecError, TaskSpec
 from .teachers.base import Request, ResponseCache, ask_cached, request_tag
 from .teachers.factory import llm_teacher
 
+
 class AcceptRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     total_at_least: int = 0
@@ -50,20 +51,59 @@ class Rubric(BaseModel):
                 f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors(include_url=False))) from None
 
 
-def acceptable(verdict: dict, rubric: Rubric) -> tuple[bool, str]:
-    scores = verdict.get("scores") or {}
+class _NotJson(ValueError):
+    """NaN or Infinity in an answer: Python's parser takes them, JSON does not."""
+
+
+def _refuse_constant(name: str):
+    raise _NotJson(name)
+
+
+def _plain(text: str, limit: int = 500) -> str:
+    """Text that any writer accepts: lone surrogates replaced, cut to `limit` characters."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def read_verdict(text: str, rubric: Rubric) -> tuple[dict | None, Reason | None]:
+    """One judge answer -> (the verdict kept on the row, the rejection reason or None). Never raises.
+
+    The answer must be a JSON object with `decision` accept|reject and an integer score within the
+    rubric's scale for every dimension; anything else is `judge_error` (the judge failed, the row did
+    not). The verdict kept is rebuilt from those checked parts and the judge's `reason` as plain text,
+    so nothing a judge writes can make a row unwritable downstream."""
     try:
-        values = {d: int(scores[d]) for d in rubric.dimensions}
-    except (KeyError, TypeError, ValueError):
-        return False, "judge answer lacks a score for every dimension"
-    total = sum(values.values())
-    top = rubric.scale[1] * len(rubric.dimensions)
-    rule = total >= rubric.accept.total_at_least and all(values[d] >= m for d, m in rubric.accept.minimum.items())
-    if verdict.get("decision") != "accept":
-        return False, str(verdict.get("reason") or "judge rejected the row")
-    if not rule:
-        return False, f"scores fail the acceptance rule (total {total}/{top}): {verdict.get('reason', '')}".strip()
-    return True, ""
+        obj = json.loads(text.strip().strip("`").removeprefix("json").strip(), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # not JSON, NaN/Infinity, huge integers, deep nesting
+        obj = None
+    if not isinstance(obj, dict):
+        return None, Reason(code="judge_error", message="judge answer is not a JSON object",
+                            detail={"raw": _plain(text, 300)})
+    decision, scores = obj.get("decision"), obj.get("scores")
+    if decision not in ("accept", "reject"):
+        return None, Reason(code="judge_error", message="judge answer has no decision (accept or reject)",
+                            detail={"raw": _plain(text, 300)})
+    lo, hi = rubric.scale
+    values = {}
+    for d in rubric.dimensions:
+        v = scores.get(d) if isinstance(scores, dict) else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+            break
+        if not lo <= v <= hi:
+            break
+        values[d] = int(v)
+    if len(values) != len(rubric.dimensions):
+        return None, Reason(code="judge_error",
+                            message=f"judge answer lacks an integer score in {lo}..{hi} for every dimension",
+                            detail={"raw": _plain(text, 300)})
+    verdict = {"decision": decision, "scores": values, "reason": _plain(str(obj.get("reason") or ""))}
+    total, top = sum(values.values()), hi * len(values)
+    if decision != "accept":
+        why = verdict["reason"] or "judge rejected the row"
+    elif total < rubric.accept.total_at_least or any(values[d] < m for d, m in rubric.accept.minimum.items()):
+        why = f"scores fail the acceptance rule (total {total}/{top}): {verdict['reason']}".strip()
+    else:
+        return verdict, None
+    return verdict, Reason(code="judge_rejected", message=why, detail={"scores": values})
 
 
 class Judge:
@@ -98,15 +138,5 @@ class Judge:
             if resp is None:
                 out[row.id] = (None, Reason(code="judge_error", message="the judge did not answer"))
                 continue
-            try:
-                verdict = json.loads(resp.text.strip().strip("`").removeprefix("json").strip())
-            except (ValueError, RecursionError):  # JSONDecodeError, huge integers, deep nesting
-                verdict = None
-            if not isinstance(verdict, dict):
-                out[row.id] = (None, Reason(code="judge_error", message="judge answer is not a JSON object",
-                                            detail={"raw": resp.text[:300]}))
-                continue
-            ok, why = acceptable(verdict, self.rubric)
-            out[row.id] = (verdict, None if ok else Reason(code="judge_rejected", message=why,
-                                                           detail={"scores": verdict.get("scores")}))
+            out[row.id] = read_verdict(resp.text, self.rubric)
         return out

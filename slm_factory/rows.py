@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
@@ -186,15 +188,47 @@ def dump_line(obj: BaseModel | dict) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_jsonl(path: str | Path, items: Iterable[BaseModel | dict]) -> int:
-    """Write items one per line (creating parent dirs); returns the count. Rewrites the file."""
+def _temp_beside(path: Path) -> Path:
+    """A temporary name in the same folder (so the final rename is atomic), unique per process."""
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write the whole file under a temporary name, then rename it into place: a reader (or a rerun
+    after a crash) sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_jsonl(path: str | Path, items: Iterable[BaseModel | dict]) -> int:
+    """Write items one per line (creating parent dirs), atomically; returns the count. Rewrites the file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path)
     n = 0
-    with path.open("w", encoding="utf-8") as f:
+    with tmp.open("w", encoding="utf-8") as f:
         for item in items:
             f.write(dump_line(item) + "\n")
             n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def write_jsonl_dir(path: str | Path, parts: dict[str, Iterable[BaseModel | dict]]) -> int:
+    """Replace the folder `path` with one `<name>.jsonl` per part: built beside it, then swapped in,
+    so the folder never holds a mix of old and new files. Returns the number of items written."""
+    path = Path(path)
+    tmp = _temp_beside(path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    n = sum(write_jsonl(tmp / f"{name}.jsonl", items) for name, items in sorted(parts.items()))
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
     return n
 
 
@@ -225,7 +259,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def parse_row_line(line: str) -> tuple[Row | None, dict | None, Reason | None]:
-    """Parse one JSONL line into a Row. Returns (row, parsed_json, reason_if_failed)."""
+    """Parse one JSONL line into a Row. Returns (row, parsed_json, reason_if_failed); parsed_json is
+    None when the row parsed (the fast path never builds it) or the line is not a JSON object."""
+    try:  # the fast path (pydantic's own JSON parser); anything it refuses gets the careful one below
+        return Row.model_validate_json(line), None, None
+    except ValidationError:
+        pass
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:

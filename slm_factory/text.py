@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=1 << 16)  # validate asks for one user text twice (trivial gate, label conflicts)
 def normalize(text: str) -> str:
     """Case-, accent-width-, punctuation- and whitespace-insensitive form used for exact matching."""
     text = unicodedata.normalize("NFKC", text).lower()

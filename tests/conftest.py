@@ -73,3 +73,25 @@ def params_with(changes: dict) -> dict:
                            for k, v in over.items()}}
 
     return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), changes)
+
+
+def run_validation(batches, spec, *args, **kwargs):
+    """validation.validate_batches unpacked as most tests read it: (accepted rows, {batch: rejected
+    records}, orphans), every input batch present in the second."""
+    from slm_factory.validation import validate_batches
+
+    ledger, orphans = validate_batches(batches, spec, *args, **kwargs)
+    return ledger.kept_rows(), ledger.rejected_parts(list(batches)), orphans
+
+
+def ledger_of(accepted, rejected: dict):
+    """A validate ledger holding these accepted rows and {batch: rejected records}."""
+    from slm_factory.ledger import Ledger
+
+    ledger = Ledger("validate")
+    for row in accepted:
+        ledger.keep(row)
+    for batch, recs in rejected.items():
+        for rec in recs:
+            ledger.reject(rec, batch)
+    return ledger

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import load_script
+from conftest import run_validation
 from slm_factory.gates import parse_output
 from slm_factory.rows import dump_line, iter_jsonl_raw
 
@@ -50,8 +50,7 @@ def test_hostile_lines_each_become_one_rejected_record(spec, row_factory, tmp_pa
     path.write_bytes(body)
     lines = list(iter_jsonl_raw(path))
     assert len(lines) == 1 + len(cases)
-    validate = load_script("validate")
-    accepted, rejected, _ = validate.validate_batches({"batch_001": lines}, spec, words, 10_000, 4,
+    accepted, rejected, _ = run_validation({"batch_001": lines}, spec, words, 10_000, 4,
                                                       max_line_bytes=300_000)
     recs = rejected["batch_001"]
     assert [r.id for r in accepted] == [good.id] and len(accepted) + len(recs) == len(lines)
@@ -111,7 +110,7 @@ def test_every_field_of_a_row_given_the_wrong_type_is_one_rejected_record(spec, 
     cases = _row_variants(good)
     assert len(cases) >= 30
     lines = [(1, json.dumps(good))] + [(i, raw) for i, (raw, _) in enumerate(cases.values(), 2)]
-    accepted, rejected, _ = load_script("validate").validate_batches({"b": lines}, spec, words, 10_000, 4)
+    accepted, rejected, _ = run_validation({"b": lines}, spec, words, 10_000, 4)
     recs = rejected["b"]
     assert len(accepted) == 1 and len(accepted) + len(recs) == len(lines)
     got = {r.line: r.reasons[0].code for r in recs}
@@ -186,3 +185,71 @@ def test_every_params_key_with_a_wrong_value_stops_before_any_work_naming_it(tmp
         assert dotted in str(e.value) and "\n" not in str(e.value), (dotted, str(e.value))
         checked += 1
     assert checked == len(keys)
+
+
+DIMS = ["realism", "correctness", "format", "difficulty", "diversity", "learnability", "safety"]  # judge.md
+
+
+def _scores(**changed) -> str:
+    """Top scores on every dimension, JSON; `changed` sets some to raw JSON text (`None` drops one)."""
+    parts = {d: "5" for d in DIMS}
+    for d, v in changed.items():
+        parts[d] = v
+    return "{" + ", ".join(f'"{d}": {v}' for d, v in parts.items() if v is not None) + "}"
+
+
+JUDGE_ANSWERS = {  # answer -> the reason code the row gets (None: accepted)
+    "accept": ('{"decision": "accept", "scores": %s, "reason": "fine"}' % _scores(), None),
+    "fenced": ('```json\n{"decision": "accept", "scores": %s}\n```' % _scores(), None),
+    "float_integral": ('{"decision": "accept", "scores": %s}' % _scores(correctness="5.0"), None),
+    "reject": ('{"decision": "reject", "scores": %s, "reason": "label is wrong"}' % _scores(), "judge_rejected"),
+    "low_scores": ('{"decision": "accept", "scores": %s}' % _scores(**{d: "1" for d in DIMS}), "judge_rejected"),
+    "below_a_minimum": ('{"decision": "accept", "scores": %s}' % _scores(format="4"), "judge_rejected"),
+    "surrogate_reason": ('{"decision": "reject", "scores": %s, "reason": "bad \\ud800 row"}' % _scores(),
+                         "judge_rejected"),
+    "empty": ("", "judge_error"),
+    "prose": ("The row looks fine to me.", "judge_error"),
+    "list": ("[1, 2, 3]", "judge_error"),
+    "string": ('"accept"', "judge_error"),
+    "null": ("null", "judge_error"),
+    "deep": ("[" * 100_000, "judge_error"),
+    "huge_int": ('{"decision": "accept", "scores": %s}' % _scores(correctness="9" * 6000), "judge_error"),
+    "nan_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="NaN"), "judge_error"),
+    "infinite_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="1e400"), "judge_error"),
+    "bool_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="true"), "judge_error"),
+    "fraction_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="4.5"), "judge_error"),
+    "out_of_scale": ('{"decision": "accept", "scores": %s}' % _scores(correctness="99"), "judge_error"),
+    "negative_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="-5"), "judge_error"),
+    "string_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness='"5"'), "judge_error"),
+    "missing_dimension": ('{"decision": "accept", "scores": %s}' % _scores(safety=None), "judge_error"),
+    "scores_a_list": ('{"decision": "accept", "scores": [5, 5, 5, 5, 5, 5, 5]}', "judge_error"),
+    "no_decision": ('{"scores": %s}' % _scores(), "judge_error"),
+    "odd_decision": ('{"decision": "maybe", "scores": %s}' % _scores(), "judge_error"),
+    "decision_a_dict": ('{"decision": {"accept": true}, "scores": %s}' % _scores(), "judge_error"),
+    "reason_an_object": ('{"decision": "reject", "scores": %s, "reason": {"why": [1, 2]}}' % _scores(),
+                         "judge_rejected"),
+    "giant_reason": ('{"decision": "reject", "scores": %s, "reason": "%s"}' % (_scores(), "x" * 100_000),
+                     "judge_rejected"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JUDGE_ANSWERS))
+def test_a_poisoned_judge_answer_is_a_reason_never_a_crash(spec, row_factory, name):
+    """Every judge answer ends as an accepted row or one rejected record that can be written as JSON."""
+    from slm_factory.judge import Rubric, read_verdict
+    from slm_factory.rows import Rejected
+
+    rubric = Rubric.of(spec)
+    assert rubric.dimensions == DIMS
+    text, code = JUDGE_ANSWERS[name]
+    verdict, reason = read_verdict(text, rubric)
+    assert (reason.code if reason else None) == code
+    row = row_factory("what's the weather in Oslo", {"tool": "get_weather", "arguments": {"location": "Oslo"}})
+    row = row.model_copy(update={"annotations": {"judge": verdict}})
+    record = Rejected(stage="validate", batch="b", row_id=row.id, reasons=[reason] if reason else [],
+                      row=row.model_dump(mode="json"))
+    line = dump_line(record)
+    line.encode("utf-8")  # no lone surrogate survives
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in a written line"))
+    if verdict is not None:
+        assert set(verdict) == {"decision", "scores", "reason"} and len(verdict["reason"]) <= 500

@@ -88,11 +88,11 @@ def parse_args(doc: str, argv: list[str] | None):
     import argparse
 
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
-    ap.add_argument("--params", type=Path, required=True)
-    ap.add_argument("--base-model", type=Path, required=True)
-    ap.add_argument("--train", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--loss-csv", type=Path, required=True)
+    ap.add_argument("--params", type=Path, required=True, help="params.yaml (the train stage's keys)")
+    ap.add_argument("--base-model", type=Path, required=True, help="the prepared base model folder")
+    ap.add_argument("--train", type=Path, required=True, help="training rows (JSONL)")
+    ap.add_argument("--out", type=Path, required=True, help="out: the adapter folder")
+    ap.add_argument("--loss-csv", type=Path, required=True, help="out: training loss per step (CSV)")
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
     ap.add_argument("--details", type=Path, help="out: every figure (no timings)")
     ap.add_argument("--timings", type=Path, help="out: train seconds and tokens/s (no stage depends on it)")

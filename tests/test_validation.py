@@ -1,13 +1,10 @@
-"""The gates: each kind of bad input lands in rejected with the right reason, and nothing is lost."""
+"""slm_factory.validation: the gates: each kind of bad input lands in rejected with the right reason, and nothing is lost."""
 
 from slm_factory.gates import check_row, LeakCheck
 from slm_factory.rows import dump_line
+from slm_factory.validation import metrics_for
 
-from conftest import load_script
-
-
-def _validate_module():
-    return load_script("validate")
+from conftest import ledger_of, run_validation
 
 
 def words(convs, exact_above=None):
@@ -34,7 +31,7 @@ def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
     lines = [(1, dump_line(good)), (2, '{"id": "broken", "messages": [}'), (3, dump_line(unknown)),
              (4, dump_line(extra)), (5, dump_line(wrong_type)), (6, dump_line(long)), (7, dump_line(leak)),
              (8, dump_line(prose)), (9, dump_line(spaced)), (10, dump_line(null_opt))]
-    accepted, rejected, _ = _validate_module().validate_batches({"batch_001": lines}, spec, words, 100, 4)
+    accepted, rejected, _ = run_validation({"batch_001": lines}, spec, words, 100, 4)
     assert [r.id for r in accepted] == [good.id]
     recs = rejected["batch_001"]
     assert len(accepted) + len(recs) == len(lines)
@@ -56,7 +53,7 @@ def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
 def test_label_conflict_rejects_both(spec, row_factory):
     a = row_factory("ping me in 5 minutes", {"tool": "set_timer", "arguments": {"duration_seconds": 300}})
     b = row_factory("Ping me in 5 minutes!", {"tool": "no_tool", "arguments": {}})
-    accepted, rejected, _ = _validate_module().validate_batches(
+    accepted, rejected, _ = run_validation(
         {"b": [(1, dump_line(a)), (2, dump_line(b))]}, spec, words, 100, 4)
     assert not accepted
     assert all(r.reasons[0].code == "label_conflict" for r in rejected["b"])
@@ -74,9 +71,8 @@ def test_system_prompt_and_trivial_gates(spec, row_factory):
 
 
 def test_metrics_refuse_to_lose_rows(spec):
-    mod = _validate_module()
     try:
-        mod.metrics_for(3, [], {"b": []}, spec)
+        metrics_for(3, ledger_of([], {"b": []}), spec)
     except AssertionError as e:
         assert "lost rows" in str(e)
     else:
@@ -91,15 +87,14 @@ def test_privacy_gate_masks_or_rejects_and_no_pii_reaches_an_output(spec, row_fa
     email = row_factory("email sam@example.com the deck is ready", {"tool": "send_message", "arguments": {
         "recipient": "sam@example.com", "channel": "email", "body": "the deck is ready"}}, category="send_message")
     lines = [(1, dump_line(phone)), (2, dump_line(email)), (3, '{"id": "x", "messages": "call +1 415-555-2671"')]
-    mod = _validate_module()
-    accepted, rejected, _ = mod.validate_batches({"b": lines}, spec, words, 100, 4, pii="mask")
+    accepted, rejected, _ = run_validation({"b": lines}, spec, words, 100, 4, pii="mask")
     assert len(accepted) + len(rejected["b"]) == 3
     by_user = {r.user: r for r in accepted}
     masked = by_user["text <PHONE_1> running late"]
     assert '"recipient":"<PHONE_1>"' in masked.assistant and masked.annotations["pii_masked"] == {"phone": 2}
     assert by_user["email sam@example.com the deck is ready"].id == email.id
-    assert mod.metrics_for(3, accepted, rejected, spec)["pii_masked_by_kind"] == {"phone": 2}
-    accepted, rejected, _ = mod.validate_batches({"b": lines}, spec, words, 100, 4, pii="reject")
+    assert metrics_for(3, ledger_of(accepted, rejected), spec)["pii_masked_by_kind"] == {"phone": 2}
+    accepted, rejected, _ = run_validation({"b": lines}, spec, words, 100, 4, pii="reject")
     assert [r.id for r in accepted] == [email.id]
     codes = {r.line: [x.code for x in r.reasons] for r in rejected["b"]}
     assert codes[1] == ["pii_phone"] and codes[3] == ["json_invalid"]
