@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .common import read_json
 from .formats import tools_from_schema
+from .ledger import Ledger
 from .rows import Provenance, Reason, Rejected, Row, make_row
 from .spec import TaskSpec
-from .teachers.base import Request, Response
+from .teachers.base import Request, ResponseCache, Response, ask_cached, plan_requests
+from .teachers.factory import make_teacher
+
+HEADLINE = ["rows", "rejected", "cost_usd"]  # the declared metrics; the rest: --details
+# What this run asked and found cached: it differs between two runs that write the same data, so it
+# goes to --timings, which no stage reads (a stage depending on it would rerun for nothing).
+RUN_FACTS = ("requests", "cache_hits", "teacher_calls")
+log = logging.getLogger("slm_factory.generate")  # the stage script gives it its handler (common.get_logger)
 
 
 def batch_name(request: Request, batch_size: int) -> str:
@@ -103,3 +119,91 @@ def native_tools_labeller(spec: TaskSpec):
         return Response(text="\n".join(lines), stop_reason="end", usage=usage)
 
     return relabel
+
+
+def generate(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, out: Path,
+             rejected_path: Path) -> dict:
+    """The generate stage: plan the requests (quota cells, plus the repair plan's when `repair`), take
+    what the response cache holds, ask the teacher for the rest (each answer cached as it arrives), and
+    write every answer's rows by batch into `out` and its rejections into `rejected_path`. Returns the
+    stage's figures (RUN_FACTS among them: what this run asked, which the caller keeps apart)."""
+    spec = TaskSpec.load(specs)
+    tcfg = params["teacher"]
+    gcfg = params["generate"]
+    teacher = make_teacher(spec, tcfg, int(params["seed"]), cache_dir)  # fails here on a missing key
+    if tcfg.get("mode") == "native_tools":
+        teacher.relabel = native_tools_labeller(spec)
+    plan_items = []
+    if params["repair"] and repair_plan and repair_plan.exists():
+        plan_items = read_json(repair_plan).get("items", [])
+    per = int(teacher.rows_per_request)
+    requests = plan_requests(spec, math.ceil(int(params["n_examples"]) / per),
+                             [{**i, "n": math.ceil(int(i["n"]) / per)} for i in plan_items])
+    identity = teacher.identity()
+
+    def ask_with_progress(missing, on_response) -> None:
+        log.info("%d requests: %d cached, %d to ask %s", len(requests), len(requests) - len(missing),
+                 len(missing), teacher.provider)
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} {task.fields[info]}"), TimeElapsedColumn(),
+                      console=Console(stderr=True), disable=teacher.provider == "template") as bar:
+            task = bar.add_task("generate", total=len(missing), info="")
+            teacher.progress = lambda st, budget: bar.update(
+                task, completed=st.done + st.failed + st.skipped,
+                info=f"failed {st.failed} · tokens {st.input_tokens + st.output_tokens} · ${budget.spent:.4f}")
+            teacher.complete(missing, on_response)
+
+    cache = ResponseCache(cache_dir)
+    keys, responses, missing = ask_cached(teacher, requests, cache, ask_with_progress)
+    cache.close()
+    if not missing:
+        log.info("%d requests: %d cached, 0 to ask %s", len(requests), len(requests), teacher.provider)
+    stats = teacher.stats  # failures and skips of this run's requests (all zero when nothing was asked)
+
+    batch_size = int(gcfg["batch_size"])
+    source = "template" if teacher.provider == "template" else "teacher"
+    generator = identity.get("model") or teacher.provider
+    ledger = Ledger("generate")  # every item of every answer leaves as a row or a rejected record
+    for r, k in zip(requests, keys):
+        b = batch_name(r, batch_size)
+        if responses[k] is None:
+            continue  # not answered (error after retries, or the budget stopped it): asked again next run
+        rows, rej = response_to_rows(responses[k], r, spec, b, str(generator), source)
+        for row in rows:
+            ledger.keep(row, b)
+        for rec in rej:
+            ledger.reject(rec)
+    for err in stats.errors:
+        ledger.reject(Rejected(stage="generate", batch="errors", reasons=[Reason(
+            code="teacher_error", message="request failed after the SDK's retries", detail={"error": err})]))
+    ledger.write(out, rejected_path, kept_by_part=True)
+    all_rows, batches = ledger.kept_rows(), ledger.kept_parts()
+    rejected = ledger.rejected_records()
+    usage = Counter()
+    for k in keys:
+        if responses[k] is not None:
+            usage.update(responses[k].usage)
+    budget = teacher.budget
+    cost = budget.cost(dict(usage))
+    unanswered = sum(1 for k in keys if responses[k] is None)
+    if budget.exhausted:
+        log.warning("stopped at the budget: teacher.max_cost_usd=%s, spent $%.4f; %d requests not sent. "
+                    "Every row already paid for is kept; raise the budget and rerun to continue.",
+                    budget.limit, cost, unanswered)
+    metrics = {
+        "requests": len(requests),
+        "cache_hits": len(requests) - len(missing),
+        "teacher_calls": len(missing) - stats.skipped,
+        "unanswered": unanswered,
+        "rows": len(all_rows),
+        "rejected": len(rejected),
+        "batches": len(batches),
+        "input_tokens": usage.get("input_tokens", 0),
+        "output_tokens": usage.get("output_tokens", 0),
+        "cost_usd": round(cost, 6),
+        "budget_exhausted": budget.exhausted,
+        "by_category": dict(sorted(Counter(r.provenance.category for r in all_rows).items())),
+        "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in all_rows).items())),
+    }
+    log.info("wrote %d rows in %d batches, %d rejected, $%.4f", len(all_rows), len(batches), len(rejected), cost)
+    return metrics
