@@ -29,7 +29,8 @@ from slm_factory.spec import TaskSpec
 log = get_logger("release")
 # exactly the stage's params in dvc.yaml
 PARAMS = (
-    "base_model", "lora_rank", "lora_alpha", "learning_rate", "teacher", "train", "export.license",
+    "base_model", "lora_rank", "lora_alpha", "learning_rate", "teacher.provider", "teacher.model", "train",
+    "export.license",
     "export.tags", "export.modelfile_quant",
 )
 

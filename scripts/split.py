@@ -30,7 +30,11 @@ from slm_factory.splitting import assign, units
 log = get_logger("split")
 # exactly the stage's params in dvc.yaml
 PARAMS = (
-    "task", "seed", "n_examples", "repair", "teacher", "generate", "validate", "split", "dedupe",
+    "task", "seed", "n_examples", "repair",
+    # the teacher keys that shape the data (not concurrency, rate limits, retries: speed only)
+    "teacher.provider", "teacher.model", "teacher.base_url", "teacher.mode", "teacher.temperature",
+    "teacher.max_tokens", "teacher.rows_per_request",
+    "generate", "validate", "split", "dedupe",
 )
 
 
