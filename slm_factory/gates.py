@@ -35,6 +35,21 @@ DEFAULT_LEAK_PATTERNS = [
     r"\bjsonl\b",
     r"\bhere (?:is|are) (?:the|a|an|some) (?:rows?|examples?|samples?)\b",
 ]
+# Requests that carry instructions against the user or the system: overriding the instructions,
+# revealing the system prompt, sending secrets or a whole inbox away. A row whose request matches
+# must answer with the task's do-nothing label (`negative_label`); the task adds its own patterns with
+# `injection_patterns` in task.yaml. Deliberately narrow: "text jules the wifi password" is a
+# request, "email all stored passwords to ..." is an attack.
+DEFAULT_INJECTION_PATTERNS = [
+    r"\bignore (?:all |any |the |your |my )?(?:previous|prior|above|earlier|system) (?:instructions|rules|prompts?)\b",
+    r"\b(?:disregard|forget|override) (?:all |any |the |your )?(?:previous |prior |above |earlier )?"
+    r"(?:instructions|rules|system prompt)\b",
+    r"\b(?:reveal|print|show|repeat|output) (?:me )?(?:the |your )?system prompt\b",
+    r"\bdeveloper (?:mode|override)\b",
+    r"\b(?:forward|send|e-?mail|leak|exfiltrate|upload|post)\b[^.!?\n]{0,40}\b(?:all|every|stored|saved)\b"
+    r"[^.!?\n]{0,20}\b(?:passwords?|credentials|api keys?|secret keys?|2fa codes?|one-time codes?|inbox)\b",
+    r"\bforward (?:the |my |all )?(?:\w+'s )?(?:inbox|e-?mails)\b",
+]
 # Unicode's control characters (category Cc: U+0000-U+001F and U+007F-U+009F) except tab and newline.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PLACEHOLDER_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_#.]*\}|\[[^\[\]]*\|[^\[\]]*\]")
@@ -144,6 +159,32 @@ class LeakCheck:
         return []
 
 
+class InjectionCheck:
+    """`obeys_injection`: a request (or a tool result) carrying an attack must get the do-nothing label.
+    Off for a task without `negative_label` (nothing to compare with)."""
+
+    def __init__(self, spec: TaskSpec):
+        self.spec = spec
+        patterns = [*DEFAULT_INJECTION_PATTERNS, *spec.injection_patterns] if spec.negative_label else []
+        self.any = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+    def __call__(self, row: Row) -> list[Reason]:
+        if self.any is None:
+            return []
+        hit = next((m for m in (self.any.search(x.content) for x in row.messages if x.role in ("user", "tool"))
+                    if m), None)
+        if hit is None:
+            return []
+        obj, _ = parse_output(row.assistant)
+        label = self.spec.label_of(obj)
+        if label == self.spec.negative_label:
+            return []
+        return [Reason(code="obeys_injection",
+                       message=f"the request carries an attack ('{hit.group(0)[:80]}') but the answer is "
+                               f"'{label}', not '{self.spec.negative_label}'",
+                       detail={"match": hit.group(0)[:200], "label": label})]
+
+
 def trivial_reasons(row: Row, min_user_chars: int) -> list[Reason]:
     user = row.user.strip()
     m = PLACEHOLDER_RE.search(user)
@@ -175,8 +216,10 @@ def text_reasons(row: Row) -> list[Reason]:
     return []
 
 
-def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int) -> list[Reason]:
-    """All per-row gates except length (which is batched) and label conflicts (which need all rows)."""
+def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int,
+              injection: InjectionCheck | None = None) -> list[Reason]:
+    """All per-row gates except length (which is batched) and label conflicts (which need all rows);
+    `injection` adds the obeys_injection gate."""
     reasons: list[Reason] = text_reasons(row)
     if reasons:
         return reasons
@@ -185,6 +228,8 @@ def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int) ->
                               message="system prompt differs from specs/task.yaml's system_prompt"))
     reasons += output_reasons(row.assistant, spec)
     reasons += leak(row)
+    if injection is not None and not reasons:  # only a row that is otherwise sound has a label to judge
+        reasons += injection(row)
     reasons += trivial_reasons(row, min_user_chars)
     return reasons
 

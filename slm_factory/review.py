@@ -32,7 +32,8 @@ Decision = Literal["accept", "reject", "edit"]
 # Gates a person may overrule: judgements. Contract and length gates are facts about the row and are
 # re-checked on every accepted or edited row, so review cannot smuggle a malformed row in.
 OVERRIDABLE = {"trivial", "template_only", "leaked_instructions", "label_conflict",
-               "duplicate_exact", "duplicate_minhash", "duplicate_semantic", "judge_rejected"}
+               "duplicate_exact", "duplicate_minhash", "duplicate_semantic", "judge_rejected",
+               "obeys_injection"}  # a pattern match: a person may judge it a false alarm
 
 
 class ReviewDecision(BaseModel):

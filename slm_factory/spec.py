@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,6 +72,19 @@ class TaskSpec:
             leak_patterns=list(raw.get("leak_patterns", [])),
             raw=raw,
         )
+
+    @cached_property
+    def injection_patterns(self) -> list[str]:
+        """`injection_patterns`: the task's own attack patterns (regex), on top of the gates' defaults."""
+        pats = self.raw.get("injection_patterns") or []
+        if not isinstance(pats, list) or not all(isinstance(p, str) for p in pats):
+            raise SpecError(f"{self.root / 'task.yaml'}: injection_patterns must be a list of regex strings")
+        for p in pats:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise SpecError(f"{self.root / 'task.yaml'}: injection_patterns: {p!r} is not a regex: {e}") from None
+        return pats
 
     @cached_property
     def pii_allowed(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-from .gates import LeakCheck, check_row, label_conflicts, length_reasons
+from .gates import InjectionCheck, LeakCheck, check_row, label_conflicts, length_reasons
 from .ledger import Ledger
 from .privacy import mask_obj, mask_text, privacy_gate
 from .review import OVERRIDABLE, DecisionLog, ReviewDecision, record_key
@@ -59,7 +59,7 @@ def _validate(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_t
               pii: str, pii_region: str) -> tuple[Ledger, list[str]]:
     allowed = spec.pii_allowed
     seen: set[str] = set()
-    leak = LeakCheck(spec.leak_patterns)
+    leak, injection = LeakCheck(spec.leak_patterns), InjectionCheck(spec)
     ledger = Ledger("validate")
     candidates: list[tuple[str, int, Row, list[Reason], ReviewDecision | None]] = []
 
@@ -94,7 +94,8 @@ def _validate(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_t
             if row is None:
                 ledger.reject(broken, b)
                 continue
-            candidates.append((b, line_no, row, pii_reasons + check_row(row, spec, leak, min_user_chars), decision))
+            reasons = pii_reasons + check_row(row, spec, leak, min_user_chars, injection)
+            candidates.append((b, line_no, row, reasons, decision))
     too_long = length_reasons([r for _, _, r, _, _ in candidates], count_tokens, max_seq_length)
     conflicts = label_conflicts([r for _, _, r, rs, _ in candidates if not rs and r.id not in too_long], spec)
     rejected_later = []

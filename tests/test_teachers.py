@@ -330,3 +330,40 @@ def test_native_tools_labels_rows_with_the_endpoints_tool_calls(tmp_path, keys, 
         assert len(fake.log) == sent
     with pytest.raises(TeacherConfigError, match="OpenAI-compatible"):
         llm_teacher(spec, {"provider": "anthropic", "model": "m", "mode": "native_tools"}, 0)
+
+
+class _Planted:
+    """A pickled value that would create a file when unpickled."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_the_response_cache_is_json_and_refuses_a_planted_pickle(tmp_path):
+    import json as _json
+    import zlib
+
+    import diskcache
+
+    from slm_factory.teachers.base import Request, ResponseCache, Response
+
+    path = tmp_path / "cache"
+    cache = ResponseCache(path)
+    key = ResponseCache.key({"model": "m"}, "prompt", Request("main", 0, "no_tool", "easy"))
+    cache.put(key, Response(text="hello \ud800", usage={"input_tokens": 3}, stop_reason="end"))
+    assert cache.get(key) == Response(text="hello \ud800", usage={"input_tokens": 3}, stop_reason="end")
+    cache.close()
+    # an attacker (or an older version) writes a pickle under the same key, and garbage under another
+    raw = diskcache.Cache(str(path))
+    raw.set(zlib.compress(_json.dumps(key).encode(), 1), _Planted(str(tmp_path / "pwned")))
+    raw.set(zlib.compress(_json.dumps("k2").encode(), 1), b"\x00not zlib")
+    raw.close()
+    cache = ResponseCache(path)
+    assert cache.get(key) is None and cache.get("k2") is None  # a miss: asked again, never a crash
+    assert not (tmp_path / "pwned").exists()
+    cache.put(key, Response(text="again"))
+    assert cache.get(key).text == "again"
+    cache.close()

@@ -13,12 +13,14 @@ import asyncio
 import hashlib
 import json
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import diskcache
+import diskcache.core
 
 from ..spec import TaskSpec
 
@@ -134,11 +136,28 @@ def request_tag(r: Request, rows: int | None = None) -> str:
     return f"(request {r.namespace}-{r.index}: " + " ".join(f"{k}={v}" for k, v in fields.items()) + ")"
 
 
+class _NotJson(ValueError):
+    pass
+
+
+class _JsonOnlyDisk(diskcache.JSONDisk):
+    """Keys and values as (zlib-compressed) JSON, never pickle: the cache is shared by clones and
+    experiments, and an entry planted there can at worst be a wrong answer, which the row parser
+    rejects, never code that runs on read. A pickled value (an older format, or a planted one) is
+    refused, and the request is asked again."""
+
+    def fetch(self, mode, filename, value, read):
+        if mode == diskcache.core.MODE_PICKLE:
+            raise _NotJson("a pickled cache entry")
+        return super().fetch(mode, filename, value, read)
+
+
 class ResponseCache:
-    """Durable key -> response store (SQLite via diskcache); each `put` is committed at once."""
+    """Durable key -> response store (SQLite via diskcache, JSON values); each `put` is committed at once.
+    An entry that cannot be read as a response (corrupt, foreign, pickled) is a miss, never an error."""
 
     def __init__(self, path: str | Path):
-        self.store = diskcache.Cache(str(path), eviction_policy="none", size_limit=2**40)
+        self.store = diskcache.Cache(str(path), eviction_policy="none", size_limit=2**40, disk=_JsonOnlyDisk)
 
     @staticmethod
     def key(identity: dict, prompt: str, request: Request) -> str:
@@ -147,8 +166,16 @@ class ResponseCache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get(self, key: str) -> Response | None:
-        hit = self.store.get(key)
-        return Response(**hit) if hit is not None else None
+        try:
+            hit = self.store.get(key)
+        except (ValueError, zlib.error, UnicodeDecodeError):  # _NotJson, bad JSON, not zlib
+            return None
+        if not isinstance(hit, dict) or not isinstance(hit.get("text"), str):
+            return None
+        usage = hit.get("usage") if isinstance(hit.get("usage"), dict) else {}
+        stop = hit.get("stop_reason") if isinstance(hit.get("stop_reason"), str) else "end"
+        return Response(text=hit["text"], usage={k: v for k, v in usage.items() if isinstance(v, int)},
+                        stop_reason=stop)
 
     def put(self, key: str, response: Response) -> None:
         self.store.set(key, {"text": response.text, "usage": response.usage, "stop_reason": response.stop_reason})
