@@ -1,12 +1,13 @@
-"""slm_factory.review and scripts/review.py: the interactive command through a pseudo-terminal, and how validate applies decisions."""
+"""slm_factory.review and scripts/review.py: the interactive command through a pseudo-terminal, the
+decisions file as read, and how validate applies decisions."""
 
 import json
 import os
 import sys
 
 import pexpect
-
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from slm_factory.review import ReviewDecision, read_decisions, record_key, save_decision
 from slm_factory.rows import Reason, Rejected, content_id, dump_line, iter_jsonl_raw, write_jsonl
@@ -199,3 +200,19 @@ def test_the_tui_refuses_an_accept_that_cannot_apply(tmp_path, row_factory):
     child.send("r")
     child.expect(pexpect.EOF)
     assert {k: d.decision for k, d in load_decisions(tmp_path / "d.jsonl").items()} == {row.id: "reject"}
+
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=200) | st.builds(
+    lambda d, k: json.dumps({"row_id": k, "decision": d}).encode(),
+    st.sampled_from(["accept", "reject", "edit", "maybe", ""]), st.text(max_size=20)), max_size=12))
+def test_any_decisions_file_reads_without_raising_and_accounts_for_every_line(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("d") / "decisions.jsonl"
+    path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n")
+    log = read_decisions(path)
+    n_lines = sum(1 for _ in iter_jsonl_raw(path))
+    applied_or_conflicted = sum(1 for _ in log.decisions) + sum(log.conflicts.values())
+    duplicates_agreeing = n_lines - len(log.bad_lines) - applied_or_conflicted
+    assert duplicates_agreeing >= 0  # every line is a decision, a conflict, a repeat, or a reported bad line
+    assert all(p.startswith(f"{path}:") for p in log.bad_lines)
