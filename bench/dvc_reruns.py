@@ -40,8 +40,7 @@ EDITS = [
     ("-S baseline.few_shot=3", None, ["baseline.few_shot=3"]),
     ("-S analyze_errors.max_examples=5", None, ["analyze_errors.max_examples=5"]),
     ("-S teacher.concurrency=4", None, ["teacher.concurrency=4"]),
-    ("-S export.quantizations=[q8_0,q4_k_m]", None,
-     ["export.quantizations=[q8_0,q4_k_m]"]),
+    ("-S export.quantizations=[q8_0]", None, ["export.quantizations=[q8_0]"]),  # the default is [q8_0, q4_k_m]
     ("-S lora_rank=32", None, ["lora_rank=32"]),
     ("-S n_examples=150", None, ["n_examples=150"]),
 ]
