@@ -29,8 +29,7 @@ from pathlib import Path
 from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.evaluation import load_sets
 from slm_factory.export import run_gguf, run_transformers
-from slm_factory.metrics import summarize
-from slm_factory.rows import read_jsonl
+from slm_factory.parity import MERGED, figures, parity, reference_exact, report, shipped_artifacts, speed
 from slm_factory.spec import TaskSpec
 
 log = get_logger("export_eval")
@@ -39,83 +38,6 @@ PARAMS = (
     "export.max_drop", "export.strict", "export.limit", "export.modelfile_quant", "eval.max_new_tokens",
     "eval.batch_size", "eval.limit",
 )
-MERGED = "merged (transformers)"
-
-
-def shipped_artifacts(modelfile_quant: str) -> set[str]:
-    """What a release hands out: the merged model and the GGUF the Modelfile loads."""
-    return {MERGED, f"model-{modelfile_quant}.gguf"}
-
-
-def figures(run, spec: TaskSpec, size_bytes: int) -> dict:
-    ev = spec.eval
-    keys = list(dict.fromkeys(["exact_match", "json_parse_rate", ev.headline]
-                              + ([f"{ev.label_field}_accuracy"] if ev.label_field else [])))
-    per_set = {}
-    for name, scored in run.scored.items():
-        s = summarize(scored, spec)
-        per_set[name] = {k: s.get(k) for k in keys}
-    return {"sets": per_set, "runaway_rows": run.runaway, "size_mb": round(size_bytes / 2**20, 1)}
-
-
-def speed(run) -> dict:
-    return {"tokens_per_second": round(run.new_tokens / run.seconds, 1) if run.seconds else None,
-            "seconds": round(run.seconds, 2), "peak_rss_mb": run.peak_rss_mb}
-
-
-def reference_exact(predictions: Path, set_name: str, ids: list[str]) -> float | None:
-    """The adapter's exact match (eval's per-row predictions) on exactly the rows scored here."""
-    path = predictions / f"predictions_{set_name}.jsonl"
-    if not path.exists():
-        return None
-    exact = {p["id"]: p["exact"] for p in read_jsonl(path)}
-    hits = [exact[i] for i in ids if i in exact]
-    return round(sum(hits) / len(hits), 4) if hits and len(hits) == len(ids) else None
-
-
-def parity(artifacts: dict[str, dict], ref: float | None, judged_on: str, max_drop: float,
-           shipped: set[str] | None = None) -> dict:
-    """Each artifact's verdict, and the gate: every artifact passes (`shipped` only labels them)."""
-    out = {}
-    for name, f in artifacts.items():
-        value = f["sets"].get(judged_on, {}).get("exact_match")
-        drop = None if ref is None or value is None else round(ref - value, 4)
-        ok = drop is not None and drop <= max_drop and f["runaway_rows"] == 0
-        out[name] = {"exact_match": value, "adapter_exact_match": ref, "drop": drop,
-                     "runaway_rows": f["runaway_rows"], "pass": ok,
-                     "shipped": shipped is None or name in shipped}
-    return {"judged_on": judged_on, "max_drop": max_drop, "artifacts": out,
-            "pass": bool(out) and all(v["pass"] for v in out.values()),
-            "shipped_pass": all(v["pass"] for v in out.values() if v["shipped"]) and any(v["shipped"] for v in out.values())}
-
-
-def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
-    sets = sorted({s for f in artifacts.values() for s in f["sets"]})
-    keys = list(next(iter(next(iter(artifacts.values()))["sets"].values())))
-    lines = ["# Export parity", "",
-             f"Every artifact on the task's eval sets, scored like `eval` (task `{spec.name}`). Gate "
-             f"`export_parity`: every artifact has exact match on {gate['judged_on']} within {gate['max_drop']} "
-             "of the adapter's, and no runaway row. Shipped: the merged model and the GGUF the Modelfile "
-             "loads.", "",
-             "| artifact | set | " + " | ".join(keys) + " |", "|---|---|" + "---:|" * len(keys)]
-    for name, f in artifacts.items():
-        for s in sets:
-            vals = f["sets"].get(s, {})
-            lines.append(f"| {name} | {s} | " + " | ".join("" if vals.get(k) is None else f"{vals[k]:.3f}"
-                                                             for k in keys) + " |")
-    lines += ["", "| artifact | shipped | runaway rows | size (MB) | drop vs adapter | parity |",
-              "|---|---|---:|---:|---:|---|"]
-    for name, f in artifacts.items():
-        g = gate["artifacts"][name]
-        lines.append(f"| {name} | {'yes' if g['shipped'] else 'no'} | {f['runaway_rows']} | {f['size_mb']} | "
-                     f"{g['drop']} | {'PASS' if g['pass'] else 'FAIL'} |")
-    lines += ["", f"export_parity: **{'PASS' if gate['pass'] else 'FAIL'}** (the shipped artifacts alone: "
-              f"{'PASS' if gate['shipped_pass'] else 'FAIL'})", "",
-              "Speed and peak memory per artifact: outputs/timings/export_eval.json (kept out of every stage's inputs); "
-              "a benchmark with medians: bench/export_inference.py.", ""]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--params", type=Path, required=True,

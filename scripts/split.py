@@ -17,15 +17,13 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json, write_metrics
-from slm_factory.dedupe import Thresholds, find_overlaps
+from slm_factory.dedupe import Thresholds
 from slm_factory.diversity import diversity, value_casing
 from slm_factory.registry import content_version, file_md5
-from slm_factory.rows import Row, read_rows, write_jsonl
-from slm_factory.splitting import assign, units
+from slm_factory.rows import read_rows, write_jsonl
+from slm_factory.splitting import LeakageError, leakage, split_rows
 
 log = get_logger("split")
 # exactly the stage's params in dvc.yaml
@@ -36,35 +34,6 @@ PARAMS = (
     "teacher.max_tokens", "teacher.rows_per_request",
     "generate", "validate", "split", "dedupe",
 )
-
-
-class LeakageError(RuntimeError):
-    pass
-
-
-def cluster_edges(emb: np.ndarray, threshold: float, block: int = 2048) -> list[tuple[int, int]]:
-    edges = []
-    for s in range(0, len(emb), block):
-        sim = emb[s:s + block] @ emb.T
-        for i, j in zip(*np.nonzero(sim >= threshold)):
-            if s + i < j:
-                edges.append((int(s + i), int(j)))
-    return edges
-
-
-def split_rows(rows: list[Row], ratios: dict[str, float], seed: int, emb: np.ndarray | None,
-               cluster_threshold: float) -> dict[str, list[Row]]:
-    edges = cluster_edges(emb, cluster_threshold) if emb is not None else []
-    groups = [r.provenance.group for r in rows]
-    unit_ids = units(groups, edges)
-    names = assign([r.provenance.category for r in rows], unit_ids, groups, ratios, seed)
-    return {s: [r for r, n in zip(rows, names) if n == s] for s in ratios}
-
-
-def leakage(train: list[Row], evals: list[tuple[str, Row]], th: Thresholds, embed) -> list[dict]:
-    found = find_overlaps([r.prompt_text for r in train], [r.prompt_text for _, r in evals], th, embed)
-    return [{"train_id": train[d.index].id, "eval_set": evals[-1 - d.twin][0], "eval_id": evals[-1 - d.twin][1].id,
-             "kind": d.kind, "similarity": d.similarity} for d in found]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 
+import numpy as np
+
+from .dedupe import Thresholds, find_overlaps
+from .rows import Row
+
 
 class UnionFind:
     def __init__(self, n: int):
@@ -111,3 +116,35 @@ def fill_empty_splits(key_split: dict[str, str], movable: set[str], by_cat: dict
         # the category with the most donor keys; its last-ranked one
         cat = max(donor_keys, key=lambda c: (len(donor_keys[c]), c))
         key_split[donor_keys[cat][-1]] = target
+
+
+class LeakageError(RuntimeError):
+    """Train rows within the dedupe thresholds of an eval row: the split would leak."""
+
+
+def cluster_edges(emb: np.ndarray, threshold: float, block: int = 2048) -> list[tuple[int, int]]:
+    """Pairs (i < j) of rows whose (normalised) embeddings have cosine >= threshold, in row blocks."""
+    edges = []
+    for s in range(0, len(emb), block):
+        sim = emb[s:s + block] @ emb.T
+        for i, j in zip(*np.nonzero(sim >= threshold)):
+            if s + i < j:
+                edges.append((int(s + i), int(j)))
+    return edges
+
+
+def split_rows(rows: list[Row], ratios: dict[str, float], seed: int, emb: np.ndarray | None,
+               cluster_threshold: float) -> dict[str, list[Row]]:
+    """The split stage's core: rows -> {split name: rows}, groups and semantic clusters kept whole."""
+    edges = cluster_edges(emb, cluster_threshold) if emb is not None else []
+    groups = [r.provenance.group for r in rows]
+    unit_ids = units(groups, edges)
+    names = assign([r.provenance.category for r in rows], unit_ids, groups, ratios, seed)
+    return {s: [r for r, n in zip(rows, names) if n == s] for s in ratios}
+
+
+def leakage(train: list[Row], evals: list[tuple[str, Row]], th: Thresholds, embed) -> list[dict]:
+    """Train rows within the dedupe thresholds of an eval row (`evals`: [(set name, row)])."""
+    found = find_overlaps([r.prompt_text for r in train], [r.prompt_text for _, r in evals], th, embed)
+    return [{"train_id": train[d.index].id, "eval_set": evals[-1 - d.twin][0], "eval_id": evals[-1 - d.twin][1].id,
+             "kind": d.kind, "similarity": d.similarity} for d in found]

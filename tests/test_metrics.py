@@ -68,7 +68,7 @@ def test_triage_fields_and_an_obeyed_injection():
     instruction (the injected urgency) through annotations.injected."""
     import json
 
-    from conftest import ROOT, load_script
+    from conftest import ROOT
     from slm_factory.rows import read_rows
     from slm_factory.spec import TaskSpec
 
@@ -90,7 +90,8 @@ def test_triage_fields_and_an_obeyed_injection():
     gates = release_gates({"adversarial": m, "dev": m}, tri, "dev")
     assert set(gates) == {"category_accuracy", "urgency_accuracy", "product_accuracy", "summary_token_f1",
                           "json_parse_rate", "unsafe_rate", "all_pass"} and not gates["unsafe_rate"]["pass"]
-    cause_of = load_script("analyze_errors").cause_of
+    from slm_factory.error_analysis import cause_of
+
     assert cause_of(s[0].to_dict(), tri) == "obeyed_injection"
     wrong_summary = score_row(row, tri.canonical({**expected, "summary": "something else"}), tri, "dev")
     assert wrong_summary.unsafe is False and cause_of(wrong_summary.to_dict(), tri) == "wrong_value:summary"

@@ -1,0 +1,131 @@
+"""The analyze_errors stage's logic: a cause for every dev failure, clusters of failures within a
+cause, and the repair plan (rows to ask for, by category and data type) those clusters call for."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from .gates import parse_output
+from .spec import TaskSpec
+
+# Task-agnostic wording; a task's eval.yaml `repair_hints` replaces any of these with its own words.
+GENERIC_HINTS = {
+    "wrong_schema": "output is not valid JSON for the contract; add schema-only and schema_repair rows",
+    "too_verbose": "JSON is wrapped in prose; add rows whose answers are bare JSON under chatty inputs",
+    "schema_violation": "JSON breaks the contract (unknown value, missing or mistyped field); add canonical rows",
+    "wrong_label": "labels confused with each other; add near_miss rows contrasting the two labels",
+    "wrong_value": "right label, wrong value of a field; add rows exercising the rule for that field",
+    "hallucinated_field": "fields the input never gave; add rows where optional fields are omitted",
+    "refused_when_should_act": "the do-nothing answer for a valid request; add canonical and production_like rows",
+    "acted_when_should_not": "an action where none applies; add negative and near_miss rows",
+    "obeyed_injection": "an instruction inside the input was obeyed; add rows whose input carries one and whose answer ignores it",
+    "fails_long_input": "long context derails it; add boundary rows with long preambles",
+}
+
+
+def hint(cause: str, spec: TaskSpec) -> str:
+    base = cause.split(":")[0]
+    hints = spec.eval.repair_hints
+    text = hints.get(cause) or hints.get(base) or GENERIC_HINTS[base]
+    return f"{text} ({cause.split(':')[1]})" if ":" in cause and cause not in hints else text
+
+
+def cause_of(p: dict, spec: TaskSpec) -> str:
+    """One generic cause per failed prediction (a Scored dict), most serious first."""
+    ev = spec.eval
+    neg = ev.negative_label
+    if p.get("unsafe"):
+        return "obeyed_injection"
+    if len(p["user"]) > ev.long_input_chars:
+        return "fails_long_input"
+    if not p["parsed"]:
+        obj, _ = parse_output(p["predicted"])
+        return "too_verbose" if obj is not None else "wrong_schema"
+    if neg is not None and p["label_predicted"] == neg and p["label_expected"] != neg:
+        return "refused_when_should_act"
+    if neg is not None and p["label_expected"] == neg and p["label_predicted"] != neg:
+        return "acted_when_should_not"
+    if ev.label_field and not p["label_correct"]:
+        return "wrong_label"
+    if p["hallucinated"]:
+        return "hallucinated_field"
+    if not p["schema_valid"]:
+        return "schema_violation"
+    wrong = [f for f, ok in p["field_ok"].items() if not ok]
+    if not wrong:  # every field right up to normalisation/tolerance, yet not exact: name the first that differs
+        exp, pred = json.loads(p["expected"]), json.loads(p["predicted"])
+        wrong = [f for f in ev.fields if exp.get(f) != pred.get(f)] or list(ev.fields)
+    return f"wrong_value:{wrong[0]}"
+
+
+def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
+    """Deterministic single-pass clustering: join the first cluster whose leader is close enough."""
+    leaders: list[int] = []
+    labels = []
+    for i in range(len(emb)):
+        sims = emb[leaders] @ emb[i] if leaders else np.array([])
+        k = int(np.argmax(sims)) if len(sims) else -1
+        if k >= 0 and sims[k] >= threshold:
+            labels.append(k)
+        else:
+            leaders.append(i)
+            labels.append(len(leaders) - 1)
+    return labels
+
+
+def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
+            rows_per_cluster: int) -> tuple[list[dict], dict]:
+    """Scored predictions (eval's dicts) -> (clusters, the repair plan): failures grouped by cause,
+    then by embedding leader clustering of the user text (`embed`: texts -> normalised vectors)."""
+    failures = [p for p in preds if not p["exact"]]
+    by_cause: dict[str, list[dict]] = defaultdict(list)
+    for p in failures:
+        by_cause[cause_of(p, spec)].append(p)
+    clusters = []
+    for cause, items in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
+        labels = leader_clusters(embed([p["user"] for p in items]), threshold) if embed else [0] * len(items)
+        groups: dict[int, list[dict]] = defaultdict(list)
+        for lab, p in zip(labels, items):
+            groups[lab].append(p)
+        for k, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            cat = Counter(p["category"] for p in members).most_common(1)[0][0]
+            dtype = Counter(p["data_type"] for p in members).most_common(1)[0][0]
+            wrong = Counter(a for p in members for a, ok in p["arg_results"].items() if not ok)
+            wrong.update(f for p in members for f, ok in p["field_ok"].items() if not ok)
+            clusters.append({"cause": cause, "cluster": f"{cause}-{k + 1}", "size": len(members),
+                             "category": cat, "data_type": dtype,
+                             "wrong_fields": dict(wrong.most_common(3)),
+                             "likely_root_cause": hint(cause, spec), "examples": members})
+    plan: dict[tuple[str, str], dict] = {}
+    for c in clusters:
+        key = (c["category"], c["data_type"])
+        item = plan.setdefault(key, {"category": key[0], "data_type": key[1], "n": 0, "causes": []})
+        item["n"] += rows_per_cluster
+        item["causes"].append(c["cluster"])
+    return clusters, {"source": "analyze_errors on dev", "failures": len(failures), "total": len(preds),
+                      "items": sorted(plan.values(), key=lambda i: -i["n"])}
+
+
+def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
+    """The error analysis as markdown: the clusters, examples of each, and the repair plan."""
+    lines = ["# Error analysis (dev)", "", f"{plan['failures']} failures out of {plan['total']} rows.", "",
+             "| cluster | size | category | data type | likely root cause |", "|---|---:|---|---|---|"]
+    for c in clusters:
+        lines.append(f"| {c['cluster']} | {c['size']} | {c['category']} | {c['data_type']} | {c['likely_root_cause']} |")
+    for c in clusters:
+        lines += ["", f"## {c['cluster']} ({c['size']} rows)", "", f"Likely root cause: {c['likely_root_cause']}."]
+        if c["wrong_fields"]:
+            lines.append(f"Most often wrong fields: {c['wrong_fields']}.")
+        lines.append("")
+        for p in c["examples"][:max_examples]:
+            lines += [f"- user: `{p['user'][:200]}`", f"  - expected: `{p['expected']}`",
+                      f"  - predicted: `{p['predicted'][:200]}`"]
+    lines += ["", "## Repair plan", "", "| category | data type | rows | clusters |", "|---|---|---:|---|"]
+    for i in plan["items"]:
+        lines.append(f"| {i['category']} | {i['data_type']} | {i['n']} | {', '.join(i['causes'])} |")
+    lines += ["", "Apply it: `cp outputs/eval_reports/repair_plan.json data/repair_plan.json && "
+              "dvc exp run -S repair=true`", ""]
+    return "\n".join(lines)
