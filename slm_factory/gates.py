@@ -85,12 +85,17 @@ def contract_reasons(errors: list[dict], label_key: str) -> list[Reason]:
     return reasons
 
 
-class _NonFinite(ValueError):
-    pass
+class NonFinite(ValueError):
+    """NaN or Infinity in a JSON text: Python's parser takes them, JSON does not."""
 
 
 def _no_constants(name: str):
-    raise _NonFinite(name)
+    raise NonFinite(name)
+
+
+def loads_strict(text: str):
+    """json.loads for text a model or a teacher wrote: NaN and Infinity raise NonFinite (a ValueError)."""
+    return json.loads(text, parse_constant=_no_constants)
 
 
 def parse_output(text: str) -> tuple[Any, Reason | None]:
@@ -98,8 +103,8 @@ def parse_output(text: str) -> tuple[Any, Reason | None]:
     Infinity are not JSON numbers (Python's parser accepts them): a target holding one is rejected."""
     stripped = text.strip()
     try:
-        return json.loads(stripped, parse_constant=_no_constants), None
-    except _NonFinite as e:
+        return loads_strict(stripped), None
+    except NonFinite as e:
         return None, Reason(code="non_finite_number", message=f"answer holds {e}, which is not a JSON number",
                             detail={"answer": stripped[:200]})
     except (RecursionError, ValueError) as e:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .gates import loads_strict
 from .rows import Reason, Row
 from .spec import SpecError, TaskSpec
 from .teachers.base import Request, ResponseCache, ask_cached, request_tag
@@ -51,14 +52,6 @@ class Rubric(BaseModel):
                 f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors(include_url=False))) from None
 
 
-class _NotJson(ValueError):
-    """NaN or Infinity in an answer: Python's parser takes them, JSON does not."""
-
-
-def _refuse_constant(name: str):
-    raise _NotJson(name)
-
-
 def _plain(text: str, limit: int = 500) -> str:
     """Text that any writer accepts: lone surrogates replaced, cut to `limit` characters."""
     return text[:limit].encode("utf-8", "replace").decode("utf-8")
@@ -72,7 +65,7 @@ def read_verdict(text: str, rubric: Rubric) -> tuple[dict | None, Reason | None]
     not). The verdict kept is rebuilt from those checked parts and the judge's `reason` as plain text,
     so nothing a judge writes can make a row unwritable downstream."""
     try:
-        obj = json.loads(text.strip().strip("`").removeprefix("json").strip(), parse_constant=_refuse_constant)
+        obj = loads_strict(text.strip().strip("`").removeprefix("json").strip())
     except (ValueError, RecursionError):  # not JSON, NaN/Infinity, huge integers, deep nesting
         obj = None
     if not isinstance(obj, dict):
