@@ -52,7 +52,7 @@ def main() -> None:
     from slm_factory.validation import validate_batches
 
     count = chat_token_counter(a.tokenizer)
-    th = Thresholds(minhash=0.8, semantic=0.95)
+    th = Thresholds(minhash=0.8, semantic=0.95, num_perm=128, shingle_size=5)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, torch threads {torch.get_num_threads()}")
     results = {}
     for n in sorted(set(a.sizes) | set(a.semantic_sizes)):

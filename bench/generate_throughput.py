@@ -67,13 +67,15 @@ def main() -> None:
 
 
 def run(a, spec, base: str):
+    from slm_factory.config import changed, load
     from slm_factory.teachers.base import ResponseCache, plan_requests
     from slm_factory.teachers.factory import llm_teacher
 
     with tempfile.TemporaryDirectory() as tmp:
         url = base + ("" if a.provider == "anthropic" else "/v1")
-        cfg = {"provider": a.provider, "model": "bench", "base_url": url, "concurrency": a.concurrency,
-               "rows_per_request": 1, "max_tokens": 256, "http_client": a.http_client}
+        cfg = changed(load(ROOT / "params.yaml", ("teacher",)).teacher, provider=a.provider, model="bench",
+                      base_url=url, concurrency=a.concurrency, rows_per_request=1, max_tokens=256,
+                      http_client=a.http_client)
         teacher = llm_teacher(spec, cfg, 0, Path(tmp))
         requests = plan_requests(spec, a.requests)
         cache = ResponseCache(Path(tmp) / "cache")

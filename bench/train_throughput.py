@@ -142,7 +142,8 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
 
     cuda = torch.cuda.is_available()
     lora = LoraSettings(rank=rank, alpha=2 * rank, dropout=0.0, target_modules=TARGETS,
-                        load_in_4bit=quant == "qlora", gradient_checkpointing=grad_ckpt, seed=seed)
+                        load_in_4bit=quant == "qlora", gradient_checkpointing=grad_ckpt, seed=seed,
+                        cpu_dtype="float32", layers=0)
     if cuda:
         gc.collect()
         torch.cuda.empty_cache()
@@ -158,11 +159,15 @@ def run_one(backend: str, model_dir: str, rows_path: str, rank: int, quant: str,
     rows = read_rows(rows_path)
     need = steps * batch_size * world_size()
     data = prompt_completion((rows * (need // max(1, len(rows)) + 1))[:need])
-    params = {"learning_rate": 1e-4, "epochs": 1,
-              "train": {"batch_size": batch_size, "grad_accum": 1, "max_steps": steps, "max_seq_length": max_length,
-                        "seed": seed, "gradient_checkpointing": grad_ckpt, "warmup_ratio": 0.0,
-                        # unsloth-default: on CUDA, "auto" leaves padding-free to the backend
-                        "padding_free": "auto" if policy == "unsloth-default" else policy == "padding_free"}}
+    from slm_factory.config import changed, load
+
+    shipped = load(ROOT / "params.yaml", ("learning_rate", "epochs", "train"))
+    train = changed(shipped.train, batch_size=batch_size, grad_accum=1, max_steps=steps, max_seq_length=max_length,
+                    seed=seed, gradient_checkpointing=grad_ckpt, warmup_ratio=0.0, packing=False,
+                    group_by_length=False, eval_every=0,
+                    # unsloth-default: on CUDA, "auto" leaves padding-free to the backend
+                    padding_free="auto" if policy == "unsloth-default" else policy == "padding_free")
+    params = shipped.model_copy(update={"learning_rate": 1e-4, "epochs": 1.0, "train": train})
     overrides = {"logging_steps": 1, "pad_to_multiple_of": pad_multiple or None}
     if grad_ckpt and backend == "trl":
         overrides["gradient_checkpointing_kwargs"] = {"use_reentrant": False}

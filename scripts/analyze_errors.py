@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 from slm_factory import embeddings
-from slm_factory.common import get_logger, load_params, write_json, write_metrics
+from slm_factory.common import get_logger, load_params, write_json, write_metrics, write_text_atomic
 from slm_factory.error_analysis import analyze, report
-from slm_factory.rows import read_jsonl, write_text_atomic
+from slm_factory.rows import read_jsonl
 from slm_factory.spec import TaskSpec
 
 log = get_logger("analyze_errors")
@@ -36,13 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    cfg = params["analyze_errors"]
+    cfg = params.analyze_errors
     spec = TaskSpec.load(a.specs)
     preds = read_jsonl(a.predictions)
-    model = params["dedupe"]["embedding_model"]
-    clusters, plan = analyze(preds, spec, lambda t: embeddings.encode(model, t),
-                             float(cfg["cluster_threshold"]), int(cfg["rows_per_cluster"]))
-    write_text_atomic(a.report, report(clusters, plan, int(cfg["max_examples"])))
+    model = params.dedupe.embedding_model
+    clusters, plan = analyze(preds, spec, lambda t: embeddings.encode(model, t), cfg.cluster_threshold,
+                             cfg.rows_per_cluster)
+    write_text_atomic(a.report, report(clusters, plan, cfg.max_examples))
     write_json(a.plan, plan)
     write_metrics(a.metrics, a.details, {"failures": plan["failures"], "clusters": len(clusters),
                            "by_cause": dict(Counter(c["cause"] for c in clusters for _ in c["examples"])),

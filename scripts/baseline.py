@@ -43,13 +43,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timings", type=Path, help="out: generation speed per system (no stage depends on it)")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    cfg = params["baseline"]
+    cfg = params.baseline
     spec = TaskSpec.load(a.specs)
-    sets = load_sets(a.eval, int(cfg["limit"]))
+    sets = load_sets(a.eval, cfg.limit)
     results: dict[str, dict] = {}
 
     model, tok = modeling.load(a.base_model)
-    mnt, bs = int(cfg["max_new_tokens"]), int(cfg["batch_size"])
+    mnt, bs = cfg.max_new_tokens, cfg.batch_size
     scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], mnt, bs)
     write_predictions(a.out, "base_", scored)
     timings = {"base": speed}
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     head = spec.eval.headline
     log.info("base: %s %s", head, {k: v.get(head) for k, v in results["base"].items() if isinstance(v, dict)})
 
-    shots = few_shot(read_rows(a.train), int(cfg["few_shot"]), int(params["seed"]))
+    shots = few_shot(read_rows(a.train), cfg.few_shot, params.seed)
     scored, speed = run_model(model, tok, sets, spec, spec.prompted_system_prompt, shots, mnt, bs)
     write_predictions(a.out, "prompted_", scored)
     timings["prompted"] = speed
@@ -73,11 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         results["rules"] = {"skipped": f"{a.specs}/{spec.raw.get('rules', 'rules.py')} defines no route(text)"}
 
-    tcfg = params.get("teacher") or {}
-    if tcfg.get("provider", "template") == "template":
+    tcfg = params.teacher
+    if tcfg.provider == "template":
         results["larger"] = {"skipped": "teacher.provider is 'template': no larger model is configured"}
     else:
-        llm = llm_teacher(spec, tcfg, int(params["seed"]))
+        llm = llm_teacher(spec, tcfg, params.seed)
         scored, seconds = {}, 0.0
         for name, rows in sets.items():
             texts, took = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows], mnt * 4)
@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
             scored[name] = [score_row(r, t, spec, name) for r, t in zip(rows, texts)]
         timings["larger"] = {"seconds": round(seconds, 2)}
         write_predictions(a.out, "larger_", scored)
-        results["larger"] = {**summaries(scored, spec), "model": tcfg.get("model"),
+        results["larger"] = {**summaries(scored, spec), "model": tcfg.model,
                              "errors": len(llm.stats.errors)}
-        log.info("larger (%s): %s %s", tcfg.get("model"), head, {k: v.get(head) for k, v in results["larger"].items()
+        log.info("larger (%s): %s %s", tcfg.model, head, {k: v.get(head) for k, v in results["larger"].items()
                                                                  if isinstance(v, dict)})
     a.out.mkdir(parents=True, exist_ok=True)
     write_json(a.out / "summary.json", results)

@@ -17,18 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 from slm_factory import embeddings
-from slm_factory.common import get_logger, load_params, write_metrics
+from slm_factory.common import get_logger, load_params, write_metrics, write_text_atomic
 from slm_factory.dedupe import Thresholds, dedupe_rows
-from slm_factory.rows import Rejected, read_jsonl, read_rows, write_text_atomic
+from slm_factory.rows import Rejected, read_jsonl, read_rows
 from slm_factory.summary import render_summary
 
 log = get_logger("dedupe")
 PARAMS = ("dedupe",)  # exactly the stage's params in dvc.yaml
-
-
-def thresholds(cfg: dict) -> Thresholds:
-    return Thresholds(minhash=float(cfg["minhash_threshold"]), semantic=float(cfg["semantic_threshold"]),
-                      num_perm=int(cfg["num_perm"]), shingle_size=int(cfg["shingle_size"]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,12 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
     ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
-    cfg = load_params(a.params, PARAMS)["dedupe"]
+    cfg = load_params(a.params, PARAMS).dedupe
     rows = read_rows(a.rows)
     locked = [(p.stem, r) for p in a.locked for r in read_rows(p)]
-    model = cfg["embedding_model"]
-    embed = (lambda texts: embeddings.encode(model, texts)) if cfg["semantic"] else None
-    ledger, drops = dedupe_rows(rows, locked, thresholds(cfg), embed)
+    embed = (lambda texts: embeddings.encode(cfg.embedding_model, texts)) if cfg.semantic else None
+    ledger, drops = dedupe_rows(rows, locked, Thresholds.of(cfg), embed)
     ledger.check(len(rows))
     ledger.write(a.out, a.rejected)
 

@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timings", type=Path, help="out: generation speed (no stage depends on it)")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    cfg = params["eval"]
+    cfg = params.eval
     spec = TaskSpec.load(a.specs)
     ev = spec.eval
-    paths = list(a.eval) + ([a.test] if a.test and cfg.get("release") else [])
-    sets = load_sets(paths, int(cfg["limit"]), spec)
+    paths = list(a.eval) + ([a.test] if a.test and cfg.release else [])
+    sets = load_sets(paths, cfg.limit, spec)
     # A set no role names may be empty (data/eval/production.jsonl before any production log is
     # imported): there is nothing to score, and no figure is better than a 0/0 one.
     for name in [s for s, rows in sets.items() if not rows and s not in ev.sets]:
@@ -60,18 +60,17 @@ def main(argv: list[str] | None = None) -> None:
             raise SpecError(f"{spec.eval_path()}: sets: {missing} have roles but no --eval file of that name "
                             f"was given (got {sorted(sets)})")
     model, tok = modeling.load(a.base_model, a.adapter)
-    scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], int(cfg["max_new_tokens"]),
-                              int(cfg["batch_size"]))
+    scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens, cfg.batch_size)
     a.out.mkdir(parents=True, exist_ok=True)
     write_predictions(a.predictions or a.out, "predictions_", scored)
     results = summaries(scored, spec)
     constrained = None
-    if cfg.get("constrained"):
+    if cfg.constrained:
         # The same model, decoding inside the contract's JSON grammar (xgrammar): what constrained
         # serving would score, and what it costs in speed, measured in this run.
         grammar = modeling.json_grammar(tok, model, spec.json_schema())
-        c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], int(cfg["max_new_tokens"]),
-                                      int(cfg["batch_size"]), grammar=grammar)
+        c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens,
+                                      cfg.batch_size, grammar=grammar)
         write_predictions(a.predictions or a.out, "constrained_", c_scored)
         constrained = summaries(c_scored, spec)
         speed.update(constrained_tokens_per_second=c_speed["tokens_per_second"],

@@ -37,14 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gguf", type=Path, required=True, help="out: folder of GGUF files")
     ap.add_argument("--modelfile", type=Path, required=True, help="out: the Ollama Modelfile")
     a = ap.parse_args(argv)
-    cfg = load_params(a.params, PARAMS)["export"]
-    quants = list(cfg["quantizations"])
+    cfg = load_params(a.params, PARAMS).export  # config checks modelfile_quant is f16 or one of quantizations
+    quants = list(cfg.quantizations)
     spec = TaskSpec.load(a.specs)
     try:  # every check that needs no work, before any work
         check_quantizations(quants)
-        if cfg["modelfile_quant"] not in quants + ["f16"]:
-            raise ExportError(f"export.modelfile_quant: {cfg['modelfile_quant']!r} is not f16 or one of "
-                              f"export.quantizations {quants}")
         if not (a.adapter / "adapter_config.json").exists():
             raise ExportError(f"no adapter in {a.adapter}: run the train stage first")
     except ExportError as e:
@@ -63,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         for q in quants:
             quantize(f16, a.gguf / f"model-{q}.gguf", q)
         log.info("GGUF: %s", sorted(p.name for p in a.gguf.glob("*.gguf")))
-        text = modelfile(tok, f"model-{cfg['modelfile_quant']}.gguf", spec.system_prompt, stop_tokens(tok))
+        text = modelfile(tok, f"model-{cfg.modelfile_quant}.gguf", spec.system_prompt, stop_tokens(tok))
     except ExportError as e:
         # The merged model stands on its own; say plainly why there is no GGUF.
         log.error("no GGUF: %s", e)

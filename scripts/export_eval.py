@@ -53,17 +53,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timings", type=Path, help="out: tokens/s and peak RSS per artifact (no stage depends on it)")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    cfg, ecfg = params["export"], params["eval"]
+    cfg, ecfg = params.export, params.eval
     spec = TaskSpec.load(a.specs)
-    sets = load_sets(list(a.eval), int(cfg["limit"]), spec)
+    sets = load_sets(list(a.eval), cfg.limit, spec)
     golden = spec.eval.set_with_role("golden") or next(iter(sets))
     whole = [p for p in a.eval if p.stem == golden]
     if whole:  # the set the gate judges: the rows eval scored (all of them, unless eval.limit says)
-        sets.update(load_sets(whole, int(ecfg["limit"]), spec))
-    mnt = int(ecfg["max_new_tokens"])
+        sets.update(load_sets(whole, ecfg.limit, spec))
+    mnt = ecfg.max_new_tokens
     artifacts: dict[str, dict] = {}
     timings: dict[str, dict] = {}
-    run = run_transformers(a.merged, sets, spec, mnt, int(ecfg["batch_size"]))
+    run = run_transformers(a.merged, sets, spec, mnt, ecfg.batch_size)
     size = sum(p.stat().st_size for p in a.merged.glob("*.safetensors"))
     artifacts[MERGED] = figures(run, spec, size)
     timings[MERGED] = speed(run)
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         timings[path.name] = speed(run)
         log.info("%s: %s in %.1f s", path.name, artifacts[path.name]["sets"], run.seconds)
     ref = reference_exact(a.predictions, golden, [r.id for r in sets[golden]])
-    gate = parity(artifacts, ref, golden, float(cfg["max_drop"]), shipped_artifacts(str(cfg["modelfile_quant"])))
+    gate = parity(artifacts, ref, golden, cfg.max_drop, shipped_artifacts(cfg.modelfile_quant))
     a.report.parent.mkdir(parents=True, exist_ok=True)
     a.report.write_text(report(artifacts, gate, spec))
     drops = [g["drop"] for g in gate["artifacts"].values() if g["drop"] is not None]
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.timings is not None:
         write_json(a.timings, timings)
     log.info("export_parity: %s", "PASS" if gate["pass"] else "FAIL")
-    if cfg.get("strict") and not gate["pass"]:
+    if cfg.strict and not gate["pass"]:
         raise SystemExit("export_eval: export_parity failed and export.strict is true (see the report)")
 
 

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    cfg, vcfg = params["ingest"], params["validate"]
-    settings = IngestSettings(format=cfg["format"], data_type=cfg["data_type"], difficulty=cfg["difficulty"],
-                              reasoning=cfg["reasoning"])
+    cfg, vcfg = params.ingest, params.validate_
+    settings = IngestSettings(format=cfg.format, data_type=cfg.data_type, difficulty=cfg.difficulty,
+                              reasoning=cfg.reasoning)
     spec = TaskSpec.load(a.specs)
     files = sorted(a.raw.glob("*.jsonl")) if a.raw.is_dir() else []
     # checked only when there is something to import: a task whose quotas lack the type runs as before
@@ -64,16 +64,16 @@ def main(argv: list[str] | None = None) -> None:
     for f in files:
         lines, too_long = [], []
         for line_no, text in iter_jsonl_raw(f):
-            if len(text.encode("utf-8", "surrogatepass")) > cfg["max_line_bytes"]:
+            if len(text.encode("utf-8", "surrogatepass")) > cfg.max_line_bytes:
                 too_long.append(Rejected(stage="ingest", batch=f"import_{f.stem}", line=line_no, raw=text[:2000],
                                          reasons=[Reason(code="line_too_long", message=(
-                                             f"line over ingest.max_line_bytes ({cfg['max_line_bytes']})"),
+                                             f"line over ingest.max_line_bytes ({cfg.max_line_bytes})"),
                                              detail={"chars": len(text)})]))
             else:
                 lines.append((line_no, text))
         rows, rej, fmt = ingest_file(f.stem, lines, spec, settings)
         n_examples += len(rows) + len(rej) + len(too_long)
-        rows, rej = protect(rows, too_long + rej, vcfg["pii"], spec.pii_allowed, vcfg["pii_region"])
+        rows, rej = protect(rows, too_long + rej, vcfg.pii, spec.pii_allowed, vcfg.pii_region)
         rej = sorted(rej, key=lambda r: r.line or 0)
         per_file.append((f.stem, rows))
         rejected += rej
@@ -82,10 +82,10 @@ def main(argv: list[str] | None = None) -> None:
                            "rows": len(rows), "rejected": len(rej)}
         by_format[fmt or "none"] += len(rows)
         log.info("%s: %s, %d lines -> %d rows, %d rejected", f.name, fmt, len(lines) + len(too_long), len(rows), len(rej))
-    quota = int(cfg["eval_quota"]) if cfg["route"] == "eval_first" else 0
+    quota = cfg.eval_quota if cfg.route == "eval_first" else 0
     leak = LeakCheck(spec.leak_patterns)
     eval_rows, train_rows, eval_rej = route_production(
-        [r for _, rows in per_file for r in rows], quota, lambda r: check_row(r, spec, leak, int(vcfg["min_user_chars"])))
+        [r for _, rows in per_file for r in rows], quota, lambda r: check_row(r, spec, leak, vcfg.min_user_chars))
     n_rows = 0
     for stem, _ in per_file:
         train = [r for r in train_rows if r.provenance.batch == f"import_{stem}"]

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True,
                     help="out: the base model folder (weights, tokenizer, chat template)")
     a = ap.parse_args(argv)
-    name = load_params(a.params, PARAMS)["base_model"]
+    name = load_params(a.params, PARAMS).base_model
     model, tok = load_for_export(name)
     if a.out.exists():
         shutil.rmtree(a.out)

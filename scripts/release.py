@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
                       dataset=dataset, generate=m["generate"], validate=m["validate"], dedupe=m["dedupe"],
                       comparison=read_json(a.comparison), columns=spec.eval.columns(), gates=gates,
                       export=m["export_eval"], errors=m["analyze_errors"], headline=spec.eval.headline,
-                      model_name=f"{spec.name}-{params['base_model'].split('/')[-1].split(':')[-1]}")
+                      model_name=f"{spec.name}-{params.base_model.split('/')[-1].split(':')[-1]}")
     a.card.parent.mkdir(parents=True, exist_ok=True)
     a.card.write_text(card)
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         Dataset.from_list(rows).to_parquet(str(ds_dir / f"{split}.parquet"))
     (ds_dir / "README.md").write_text(dataset_card(task_name=spec.name, dataset=dataset,
                                                    leaks=m["split"].get("leaks", 0),
-                                                   license=params["export"]["license"]))
+                                                   license=params.export.license))
     root = a.card.parent
     files = manifest_entries(root, [a.merged, a.gguf, a.modelfile, a.card, ds_dir])
     manifest = {"task": spec.name, "run_id": run.get("run_id"), "dataset_version": m["split"]["dataset_version"],

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json, write_metrics
+from slm_factory.config import as_dict
 from slm_factory.dedupe import Thresholds
 from slm_factory.diversity import diversity, value_casing
 from slm_factory.registry import content_version, file_md5
@@ -51,17 +52,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--details", type=Path, help="out: every figure")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    cfg, dcfg = params["split"], params["dedupe"]
+    cfg, dcfg = params.split, params.dedupe
     rows = read_rows(a.rows)
-    model = dcfg["embedding_model"]
-    use_sem = dcfg["semantic"]
-    embed = (lambda texts: embeddings.encode(model, texts)) if use_sem else None
-    emb = embed([r.prompt_text for r in rows]) if use_sem and rows else None
-    ratios = {"train": float(cfg["train"]), "dev": float(cfg["dev"]), "test": float(cfg["test"])}
-    parts = split_rows(rows, ratios, int(params["seed"]), emb, float(cfg["cluster_threshold"]))
+    embed = (lambda texts: embeddings.encode(dcfg.embedding_model, texts)) if dcfg.semantic else None
+    emb = embed([r.prompt_text for r in rows]) if embed is not None and rows else None
+    ratios = {"train": cfg.train, "dev": cfg.dev, "test": cfg.test}
+    parts = split_rows(rows, ratios, params.seed, emb, cfg.cluster_threshold)
 
-    th = Thresholds(minhash=float(dcfg["minhash_threshold"]), semantic=float(dcfg["semantic_threshold"]),
-                    num_perm=int(dcfg["num_perm"]), shingle_size=int(dcfg["shingle_size"]))
+    th = Thresholds.of(dcfg)
     evals = [("dev", r) for r in parts["dev"]] + [("test", r) for r in parts["test"]]
     evals += [(p.stem, r) for p in a.locked for r in read_rows(p)]
     leaks = leakage(parts["train"], evals, th, embed)
@@ -78,16 +76,16 @@ def main(argv: list[str] | None = None) -> None:
     by_cat = {s: dict(sorted(Counter(r.provenance.category for r in v).items())) for s, v in parts.items()}
     div = {s: diversity(v) for s, v in parts.items()}
     record = {
-        "version": version, "task": params["task"],
+        "version": version, "task": params.task,
         # the md5s dvc.lock holds for the files: match a record to a lock, or check a checkout. The
         # commit is not written here (it would change the file with every commit): `scripts/runs.py
         # datasets` reads it from git, where every commit and experiment keeps its own record.
         "md5": {name: file_md5(path) for name, path in (("train", a.train), ("dev", a.dev), ("test", a.test))},
         "counts": counts, "by_category": by_cat,
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in rows).items())),
-        "generator": {"teacher": params.get("teacher"), "n_examples": params.get("n_examples"),
-                      "seed": params["seed"], "repair": params["repair"]},
-        "params": {k: params.get(k) for k in ("generate", "validate", "dedupe", "split")},
+        "generator": {"teacher": as_dict(params.teacher), "n_examples": params.n_examples,
+                      "seed": params.seed, "repair": params.repair},
+        "params": {k: v for k, v in as_dict(params).items() if k in ("generate", "validate", "dedupe", "split")},
         "diversity": div,
         "value_casing": value_casing(parts["train"]),
     }

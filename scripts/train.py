@@ -43,16 +43,16 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(known.params, PARAMS)
     import torch
 
-    cfg = params["train"]
-    num_gpus = int(cfg["num_gpus"])
-    requested = cfg["backend"]
+    cfg = params.train
+    num_gpus = cfg.num_gpus
+    requested = cfg.backend
     if requested == "auto" and num_gpus > 1:
         requested = "trl"  # the multi-GPU engine
     backend = pick_backend(requested, torch.cuda.is_available(), importlib.util.find_spec("unsloth") is not None)
     check_gpus(backend, num_gpus, torch.cuda.device_count())
-    check_accelerate_config(cfg.get("accelerate_config"), importlib.util.find_spec("deepspeed") is not None)
+    check_accelerate_config(cfg.accelerate_config, importlib.util.find_spec("deepspeed") is not None)
     script = Path(__file__).resolve().parents[1] / "training" / BACKENDS[backend]
-    cmd = launch_command(sys.executable, script, argv, num_gpus, cfg.get("accelerate_config"))
+    cmd = launch_command(sys.executable, script, argv, num_gpus, cfg.accelerate_config)
     log.info("backend: %s%s", backend, f" on {num_gpus} GPUs" if num_gpus > 1 else "")
     raise SystemExit(subprocess.call(cmd, env=process_env(dict(os.environ), num_gpus, torch.cuda.device_count())))
 

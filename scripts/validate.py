@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                          "~/.cache/slm_factory/judge)")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
-    vcfg = params["validate"]
+    vcfg = params.validate_
     spec = TaskSpec.load(a.specs)
     files = sorted(a.generated.glob("*.jsonl"))
     if a.imported is not None and a.imported.is_dir():
@@ -61,12 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("%d records have conflicting review decisions (none applied; keep one line each, or "
                     "decide again with scripts/review.py): %s", len(review.conflicts), sorted(review.conflicts)[:10])
     ledger, orphans = validate_batches(
-        batches, spec, chat_token_counter(a.base_model), int(params["train"]["max_seq_length"]),
-        int(vcfg["min_user_chars"]), review.decisions, int(vcfg["max_line_bytes"]),
-        pii=str(vcfg["pii"]), pii_region=str(vcfg["pii_region"]))
-    jcfg = (vcfg.get("judge") or {})
-    if jcfg.get("provider"):
-        ledger = apply_judge(ledger, spec, jcfg, int(params["seed"]), response_cache_dir("judge", a.judge_cache),
+        batches, spec, chat_token_counter(a.base_model), params.train.max_seq_length,
+        vcfg.min_user_chars, review.decisions, vcfg.max_line_bytes, pii=vcfg.pii, pii_region=vcfg.pii_region)
+    if vcfg.judge.provider:
+        ledger = apply_judge(ledger, spec, vcfg.judge, params.seed, response_cache_dir("judge", a.judge_cache),
                              set(batches))
     metrics = metrics_for(n_input, ledger, spec, review, orphans)
     if orphans:

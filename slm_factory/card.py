@@ -7,6 +7,8 @@ import re
 
 import yaml
 
+from .config import Params
+
 BUNDLED_HUB_ID = {"bundled:smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
 
@@ -24,15 +26,15 @@ def _table(rows: list[list], header: list[str]) -> list[str]:
             + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows])
 
 
-def model_card(*, task_name: str, task_md: str, params: dict, train: dict, dataset: dict, generate: dict,
+def model_card(*, task_name: str, task_md: str, params: Params, train: dict, dataset: dict, generate: dict,
                validate: dict, dedupe: dict, comparison: dict, columns: list[str], gates: dict,
                export: dict | None, errors: dict, headline: str, model_name: str) -> str:
-    cfg = params["export"]
-    base = BUNDLED_HUB_ID.get(params["base_model"], params["base_model"])
-    header = {"base_model": base, "library_name": "transformers", "license": cfg["license"],
-              "tags": ["slm-factory", task_name, "lora", "gguf", *cfg.get("tags", [])],
+    cfg = params.export
+    base = BUNDLED_HUB_ID.get(params.base_model, params.base_model)
+    header = {"base_model": base, "library_name": "transformers", "license": cfg.license,
+              "tags": ["slm-factory", task_name, "lora", "gguf", *cfg.tags],
               "pipeline_tag": "text-generation"}
-    t = params["train"]
+    t = params.train
     lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", "",
              f"# {model_name}", "",
              f"A specialist for one narrow task (`{task_name}`), fine-tuned from `{base}` by slm-factory. "
@@ -42,17 +44,17 @@ def model_card(*, task_name: str, task_md: str, params: dict, train: dict, datas
              "## Non-goals", "", _section(task_md, "Non-goals") or "-", "",
              "## Method and hyperparameters", "",
              f"- LoRA on the assistant tokens only (TRL SFTTrainer + PEFT, backend `{train.get('backend')}`): "
-             f"rank {params['lora_rank']}, alpha {params['lora_alpha']}, dropout {t['lora_dropout']}, "
-             f"target modules {', '.join(t['target_modules'])}",
-             f"- learning rate {params['learning_rate']}, batch {t['batch_size']} x {t['grad_accum']}, "
-             f"{train.get('steps')} steps on {train.get('train_rows')} rows, max length {t['max_seq_length']}, "
+             f"rank {params.lora_rank}, alpha {params.lora_alpha}, dropout {t.lora_dropout}, "
+             f"target modules {', '.join(t.target_modules)}",
+             f"- learning rate {params.learning_rate}, batch {t.batch_size} x {t.grad_accum}, "
+             f"{train.get('steps')} steps on {train.get('train_rows')} rows, max length {t.max_seq_length}, "
              f"final training loss {train.get('final_loss')}",
              "- merged into the base weights for release (`outputs/merged`)", "",
              "## Dataset", "",
              f"- version `{dataset.get('version')}`: train {dataset.get('counts', {}).get('train')}, dev "
              f"{dataset.get('counts', {}).get('dev')}, test {dataset.get('counts', {}).get('test')} rows",
-             f"- teacher `{params['teacher'].get('provider')}`"
-             + (f" / `{params['teacher'].get('model')}`" if params['teacher'].get('model') else "")
+             f"- teacher `{params.teacher.provider}`"
+             + (f" / `{params.teacher.model}`" if params.teacher.model else "")
              + f", {generate.get('rows')} rows generated, cost ${generate.get('cost_usd', 0)}",
              f"- validate rejected {validate.get('rejected')} of {validate.get('input')}: "
              f"{validate.get('rejected_by_reason')}",
@@ -88,7 +90,7 @@ def model_card(*, task_name: str, task_md: str, params: dict, train: dict, datas
               "Ollama (the Modelfile carries the chat template, the system prompt, temperature 0 and the stop tokens):",
               "", "```bash", "ollama create my-specialist -f outputs/Modelfile", "ollama run my-specialist \"...\"",
               "```", "", "llama.cpp:", "", "```bash",
-              f"llama-cli -m outputs/gguf/model-{cfg['modelfile_quant']}.gguf --temp 0 -cnv -sys \"<system prompt>\"",
+              f"llama-cli -m outputs/gguf/model-{cfg.modelfile_quant}.gguf --temp 0 -cnv -sys \"<system prompt>\"",
               "```", "", "transformers:", "", "```python",
               "from transformers import AutoModelForCausalLM, AutoTokenizer",
               "tok = AutoTokenizer.from_pretrained('outputs/merged')",

@@ -7,25 +7,20 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from .config import Params
 
 
-
-def load_params(path: str | Path, declared: Sequence[str]) -> dict[str, Any]:
-    """The params a stage declares in dvc.yaml (`group`, `key` or `group.key`), validated by
+def load_params(path: str | Path, declared: Sequence[str]) -> "Params":
+    """The params a stage declares in dvc.yaml (`group`, `key` or `group.key`), typed and validated by
     slm_factory.config before any work (a bad value stops the stage with one line naming the key),
-    and only those: reading an undeclared key is a KeyError, so dvc.yaml cannot fall behind the code."""
+    and only those: reading an undeclared key raises UndeclaredParam, so dvc.yaml cannot fall behind
+    the code."""
     from .config import load
 
-    params = load(path, declared).model_dump(by_alias=True, exclude_none=False)
-    out: dict[str, Any] = {}
-    for key in declared:
-        group, _, field = key.partition(".")
-        if field:
-            out.setdefault(group, {})[field] = params[group][field]
-        else:
-            out[group] = params[group]
-    return out
+    return load(path, declared)
 
 
 def get_logger(stage: str) -> logging.Logger:
@@ -39,10 +34,24 @@ def get_logger(stage: str) -> logging.Logger:
     return logger
 
 
-def write_json(path: str | Path, obj: Any) -> None:
+def temp_beside(path: Path) -> Path:
+    """A temporary name in the same folder (so the final rename is atomic), unique per process."""
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write the whole file under a temporary name, then rename it into place: a reader (or a rerun
+    after a crash) sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    tmp = temp_beside(path)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Indented JSON, written atomically (a killed stage leaves the old file, never half a new one)."""
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

@@ -2,24 +2,46 @@
 
 Defaults live only in params.yaml: no field here has one, so a key missing from the file is an
 error, not a silent fallback that drifts from what `dvc params diff` shows. A stage validates the
-groups it declares in dvc.yaml (`load(path, groups)`), so a bad value stops it before any work with
+groups it declares in dvc.yaml (`load(path, declared)`), so a bad value stops it before any work with
 one line naming the key; keys this module does not know are refused too (a typo is not ignored).
+
+What `load` returns is typed (`Params`, its groups `Teacher`, `Train`, ...) and holds exactly the
+declared keys: reading one the stage did not declare raises `UndeclaredParam`, so dvc.yaml cannot
+fall behind the code (a key read but not declared would not rerun the stage when it changes).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 Positive = Field(gt=0)
 Fraction = Field(ge=0, le=1)
 
 
+G = TypeVar("G", bound="Group")
+
+
+class UndeclaredParam(AttributeError):
+    """A stage read a params key that its dvc.yaml entry does not declare."""
+
+
 class Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    if not TYPE_CHECKING:  # pydantic's own __getattr__ is hidden from type checkers the same way
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                if name in type(self).model_fields:
+                    key = "validate" if name == "validate_" else name
+                    raise UndeclaredParam(f"params key {key!r} ({type(self).__name__}) is not declared for this "
+                                          "stage in dvc.yaml; add it to the stage's params") from None
+                raise
 
 
 class Teacher(Group):
@@ -55,8 +77,31 @@ class Judge(Group):
     provider: Literal["anthropic", "openai", "openai_compatible"] | None
     model: str | None
     base_url: str | None
+    api_key_env: str | None
+    temperature: float = Field(ge=0, le=2)
     concurrency: int = Positive
     max_tokens: int = Positive
+    requests_per_minute: float | None = Field(gt=0)
+    max_retries: int = Field(ge=0)
+    timeout_s: float = Positive
+    http_client: Literal["aiohttp", "httpx"]
+
+    def teacher(self) -> Teacher:
+        """The judge as a teacher config: one row per request, always online (a verdict is needed
+        now, not after a batch window), no budget of its own. Only with a provider set."""
+        if self.provider is None:
+            raise ValueError("validate.judge.provider is not set: the judge is off")
+        return Teacher(provider=self.provider, model=self.model, base_url=self.base_url, api_key_env=self.api_key_env,
+                       mode="online", temperature=self.temperature, max_tokens=self.max_tokens, rows_per_request=1,
+                       concurrency=self.concurrency, requests_per_minute=self.requests_per_minute,
+                       tokens_per_minute=None, max_retries=self.max_retries, timeout_s=self.timeout_s,
+                       max_cost_usd=None, batch_poll_s=60.0, http_client=self.http_client)
+
+    @model_validator(mode="after")
+    def _model_for_provider(self) -> "Judge":
+        if self.provider is not None and not self.model:
+            raise ValueError(f"validate.judge.model is required with provider {self.provider!r}")
+        return self
 
 
 class Validate(Group):
@@ -167,28 +212,28 @@ class AnalyzeErrors(Group):
 
 
 class Params(Group):
-    """The whole file. Groups a stage does not declare may be absent (they are not validated)."""
-    task: str | None = None
-    seed: int | None = None
-    n_examples: int | None = Field(default=None, gt=0)
-    repair: bool | None = None
-    base_model: str | None = None
-    lora_rank: int | None = Field(default=None, gt=0)
-    lora_alpha: float | None = Field(default=None, gt=0)
-    learning_rate: float | None = Field(default=None, gt=0)
-    epochs: float | None = Field(default=None, gt=0)
-    teacher: Teacher | None = None
-    generate: Generate | None = None
-    validate_: Validate | None = Field(default=None, alias="validate")
-    dedupe: Dedupe | None = None
-    split: Split | None = None
-    baseline: Baseline | None = None
-    train: Train | None = None
-    eval: Eval | None = None
-    export: Export | None = None
-    export_data: ExportData | None = None
-    ingest: Ingest | None = None
-    analyze_errors: AnalyzeErrors | None = None
+    """The whole file. `load` validates and keeps only the keys a stage declares."""
+    task: str
+    seed: int
+    n_examples: int = Positive
+    repair: bool
+    base_model: str
+    lora_rank: int = Positive
+    lora_alpha: float = Positive
+    learning_rate: float = Positive
+    epochs: float = Positive
+    teacher: Teacher
+    generate: Generate
+    validate_: Validate = Field(alias="validate")
+    dedupe: Dedupe
+    split: Split
+    baseline: Baseline
+    train: Train
+    eval: Eval
+    export: Export
+    export_data: ExportData
+    ingest: Ingest
+    analyze_errors: AnalyzeErrors
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -201,9 +246,22 @@ def _where(loc: tuple) -> str:
     return ".".join("validate" if p == "validate_" else str(p) for p in loc)
 
 
-def load(path: str | Path, groups: list[str] | tuple[str, ...]) -> Params:
-    """Validate the named keys of params.yaml (top-level groups or keys, or `group.key` for one
-    key of a group, as dvc.yaml lists them). Raises ConfigError naming the first bad key."""
+def _name(key: str) -> str:
+    return "validate_" if key == "validate" else key
+
+
+def _validator(tops: frozenset[str]) -> type[Group]:
+    """A model of just these top-level keys, with Params' types and constraints."""
+    fields: dict[str, Any] = {_name(k): (Params.model_fields[_name(k)].annotation, Params.model_fields[_name(k)])
+                              for k in sorted(tops)}
+    return create_model("Params", __base__=Group, **fields)
+
+
+def load(path: str | Path, declared: list[str] | tuple[str, ...]) -> Params:
+    """Validate the declared keys of params.yaml (top-level groups or keys, or `group.key` for one
+    key of a group, as dvc.yaml lists them) and return them typed; a declared group is validated
+    whole, so a bad sibling of a declared key still stops the stage. Raises ConfigError naming the
+    first bad key. Reading an undeclared key of the result raises UndeclaredParam."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"params file {path} not found")
@@ -213,15 +271,37 @@ def load(path: str | Path, groups: list[str] | tuple[str, ...]) -> Params:
     unknown = sorted(set(raw) - {("validate" if n == "validate_" else n) for n in Params.model_fields})
     if unknown:
         raise ConfigError(f"{path}: unknown key '{unknown[0]}'")
-    wanted = {g.split(".")[0] for g in groups}
-    for g in sorted(wanted):
+    tops = frozenset(g.split(".")[0] for g in declared)
+    for g in sorted(tops):
         if g not in raw:
             raise ConfigError(f"{path}: missing key '{g}'")
-    subset: dict[str, Any] = {k: v for k, v in raw.items() if k in wanted}
     try:
-        return Params.model_validate(subset)
+        full = _validator(tops).model_validate({k: raw[k] for k in tops})
     except ValidationError as e:
         err = e.errors(include_url=False)[0]
         key = _where(err["loc"]) or "(file)"
         got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
         raise ConfigError(f"{path}: {key}: {err['msg']}{got}") from None
+    values: dict[str, Any] = {}
+    for top in tops:
+        value = getattr(full, _name(top))
+        if top not in declared:  # only `group.key` entries: a group holding just those keys
+            keys = [g.partition(".")[2] for g in declared if g.split(".")[0] == top]
+            for k in keys:
+                if k not in type(value).model_fields:
+                    raise ConfigError(f"{path}: {top}.{k}: declared but not a key of {top}")
+            value = type(value).model_construct(**{k: getattr(value, k) for k in keys})
+        values[_name(top)] = value
+    return Params.model_construct(**values)
+
+
+def as_dict(model: BaseModel) -> dict[str, Any]:
+    """The keys a loaded Params (or group) holds, as plain data with params.yaml's names, for records
+    that store them (the run record, the dataset manifest)."""
+    return model.model_dump(by_alias=True, exclude_unset=True)
+
+
+def changed(model: G, **changes: Any) -> G:
+    """A validated copy of a whole group (or Params) with `changes` applied: how a benchmark or a test
+    varies a setting of the shipped params.yaml without a second source of defaults."""
+    return type(model).model_validate({**model.model_dump(), **changes})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from .config import Dedupe as DedupeConfig
 from .ledger import Ledger
 from .rows import Reason, Rejected, Row
 from .text import shingles, text_hash
@@ -21,8 +22,14 @@ from .text import shingles, text_hash
 class Thresholds:
     minhash: float  # estimated Jaccard of character shingles at or above which two texts are near-dupes
     semantic: float  # cosine similarity at or above which two texts are semantic dupes
-    num_perm: int = 128
-    shingle_size: int = 5
+    num_perm: int  # MinHash permutations
+    shingle_size: int  # characters per shingle
+
+    @classmethod
+    def of(cls, cfg: DedupeConfig) -> "Thresholds":
+        """The thresholds `dedupe:` sets (split's leakage check uses the same ones)."""
+        return cls(minhash=cfg.minhash_threshold, semantic=cfg.semantic_threshold, num_perm=cfg.num_perm,
+                   shingle_size=cfg.shingle_size)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .common import read_json
+from .config import Params
 from .formats import tools_from_schema
 from .ledger import Ledger
 from .rows import Provenance, Reason, Rejected, Row, make_row
@@ -121,23 +122,21 @@ def native_tools_labeller(spec: TaskSpec):
     return relabel
 
 
-def generate(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Path, out: Path,
+def generate(params: Params, specs: Path, repair_plan: Path | None, cache_dir: Path, out: Path,
              rejected_path: Path) -> dict:
     """The generate stage: plan the requests (quota cells, plus the repair plan's when `repair`), take
     what the response cache holds, ask the teacher for the rest (each answer cached as it arrives), and
     write every answer's rows by batch into `out` and its rejections into `rejected_path`. Returns the
     stage's figures (RUN_FACTS among them: what this run asked, which the caller keeps apart)."""
     spec = TaskSpec.load(specs)
-    tcfg = params["teacher"]
-    gcfg = params["generate"]
-    teacher = make_teacher(spec, tcfg, int(params["seed"]), cache_dir)  # fails here on a missing key
-    if tcfg.get("mode") == "native_tools":
+    teacher = make_teacher(spec, params.teacher, params.seed, cache_dir)  # fails here on a missing API key
+    if params.teacher.mode == "native_tools":
         teacher.relabel = native_tools_labeller(spec)
     plan_items = []
-    if params["repair"] and repair_plan and repair_plan.exists():
+    if params.repair and repair_plan and repair_plan.exists():
         plan_items = read_json(repair_plan).get("items", [])
     per = int(teacher.rows_per_request)
-    requests = plan_requests(spec, math.ceil(int(params["n_examples"]) / per),
+    requests = plan_requests(spec, math.ceil(params.n_examples / per),
                              [{**i, "n": math.ceil(int(i["n"]) / per)} for i in plan_items])
     identity = teacher.identity()
 
@@ -160,7 +159,7 @@ def generate(params: dict, specs: Path, repair_plan: Path | None, cache_dir: Pat
         log.info("%d requests: %d cached, 0 to ask %s", len(requests), len(requests), teacher.provider)
     stats = teacher.stats  # failures and skips of this run's requests (all zero when nothing was asked)
 
-    batch_size = int(gcfg["batch_size"])
+    batch_size = params.generate.batch_size
     source = "template" if teacher.provider == "template" else "teacher"
     generator = identity.get("model") or teacher.provider
     ledger = Ledger("generate")  # every item of every answer leaves as a row or a rejected record

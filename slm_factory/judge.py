@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .config import Judge as JudgeConfig
 from .gates import loads_strict
 from .rows import Reason, Row
 from .spec import SpecError, TaskSpec
@@ -102,9 +103,9 @@ def read_verdict(text: str, rubric: Rubric) -> tuple[dict | None, Reason | None]
 class Judge:
     """The judge asks the LLM `judge:` names (any API the teachers speak) with the judge prompt."""
 
-    def __init__(self, spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path):
+    def __init__(self, spec: TaskSpec, cfg: JudgeConfig, seed: int, cache_dir: Path):
         self.spec, self.cache_dir = spec, cache_dir
-        self.llm = llm_teacher(spec, {"rows_per_request": 1, "prompt": "judge.md", **cfg}, seed, cache_dir)
+        self.llm = llm_teacher(spec, cfg.teacher(), seed, cache_dir, prompt="judge.md")
         self.llm.prompter = self.prompt_for
         self.rows: list[Row] = []
         self.rubric = Rubric.of(spec)

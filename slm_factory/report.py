@@ -8,8 +8,8 @@ reruns only this cheap step after baseline, never eval.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from .config import Params, as_dict
 from .registry import content_version, folder_sha256, record_id
 from .spec import TaskSpec
 
@@ -92,7 +92,7 @@ def training_note(train: dict) -> str:
             f"{train.get('backend')}, final loss {train.get('final_loss')}, dev loss {train.get('final_dev_loss')}.")
 
 
-def run_record(spec: TaskSpec, params: dict[str, Any], splits: list[Path], adapter: Path, results: dict,
+def run_record(spec: TaskSpec, params: Params, splits: list[Path], adapter: Path, results: dict,
                gates: dict, train: dict) -> dict:
     """One run: the dataset version of the splits it actually trained and was judged on (the same
     content hash split records), the adapter's hash, every param that shaped it and the headline
@@ -103,8 +103,8 @@ def run_record(spec: TaskSpec, params: dict[str, Any], splits: list[Path], adapt
         "task": spec.name,
         "dataset_version": content_version(splits),
         "adapter_sha256": folder_sha256(adapter),
-        "params": {k: params.get(k) for k in ("task", "base_model", "lora_rank", "lora_alpha", "learning_rate",
-                                              "epochs", "train", "eval")},
+        "params": {k: as_dict(params)[k] for k in ("task", "base_model", "lora_rank", "lora_alpha", "learning_rate",
+                                                   "epochs", "train", "eval")},
         "train": train,
         "metrics": {s: {m: r.get(m) for m in ev.columns()} for s, r in results.items()},
         "release_gates_pass": gates["all_pass"],

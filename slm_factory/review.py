@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .rows import Rejected, dump_line, iter_jsonl_raw, write_text_atomic
+from .common import write_text_atomic
+from .rows import Rejected, dump_line, iter_jsonl_raw
 
 Decision = Literal["accept", "reject", "edit"]
 

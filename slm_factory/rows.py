@@ -21,6 +21,8 @@ from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
+from .common import temp_beside
+
 Role = Literal["system", "user", "assistant", "tool"]
 Source = Literal["template", "teacher", "human"]
 
@@ -188,26 +190,11 @@ def dump_line(obj: BaseModel | dict) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _temp_beside(path: Path) -> Path:
-    """A temporary name in the same folder (so the final rename is atomic), unique per process."""
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write the whole file under a temporary name, then rename it into place: a reader (or a rerun
-    after a crash) sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_jsonl(path: str | Path, items: Iterable[BaseModel | dict]) -> int:
     """Write items one per line (creating parent dirs), atomically; returns the count. Rewrites the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
+    tmp = temp_beside(path)
     n = 0
     with tmp.open("w", encoding="utf-8") as f:
         for item in items:
@@ -221,7 +208,7 @@ def write_jsonl_dir(path: str | Path, parts: dict[str, Iterable[BaseModel | dict
     """Replace the folder `path` with one `<name>.jsonl` per part: built beside it, then swapped in,
     so the folder never holds a mix of old and new files. Returns the number of items written."""
     path = Path(path)
-    tmp = _temp_beside(path)
+    tmp = temp_beside(path)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)

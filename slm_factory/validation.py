@@ -12,6 +12,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
+from .config import Judge as JudgeConfig
 from .gates import InjectionCheck, LeakCheck, check_row, label_conflicts, length_reasons
 from .ledger import Ledger
 from .privacy import mask_obj, mask_text, privacy_gate
@@ -164,7 +165,7 @@ def metrics_for(n_input: int, ledger: Ledger, spec: TaskSpec, review: DecisionLo
     }
 
 
-def apply_judge(ledger: Ledger, spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path,
+def apply_judge(ledger: Ledger, spec: TaskSpec, cfg: JudgeConfig, seed: int, cache_dir: Path,
                 batches: set[str]) -> Ledger:
     """Rows that passed every gate go to the LLM judge; its scores are saved on the row. A rejection is
     filed under the input batch the row names, or `unknown_batch`: a row's content never names a path.

@@ -75,6 +75,18 @@ def params_with(changes: dict) -> dict:
     return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), changes)
 
 
+def typed_params(changes: dict | None = None):
+    """params_with(changes), validated whole: the typed `config.Params` a stage function receives."""
+    from slm_factory.config import Params
+
+    return Params.model_validate(params_with(changes or {}))
+
+
+def teacher_config(**changes):
+    """The shipped `teacher:` group with `changes`, typed (what make_teacher / llm_teacher take)."""
+    return typed_params({"teacher": changes}).teacher
+
+
 def run_validation(batches, spec, *args, **kwargs):
     """validation.validate_batches unpacked as most tests read it: (accepted rows, {batch: rejected
     records}, orphans), every input batch present in the second."""

@@ -5,7 +5,8 @@ import yaml
 
 from conftest import ROOT
 from slm_factory.common import load_params
-from slm_factory.config import ConfigError, load
+from slm_factory.config import (ConfigError, Dedupe, Params, Teacher, Train, UndeclaredParam, as_dict, changed,
+                                 load)
 
 ALL = ("task", "seed", "n_examples", "repair", "base_model", "lora_rank", "lora_alpha", "learning_rate", "epochs",
        "teacher", "generate", "validate", "dedupe", "split", "baseline", "train", "eval", "export", "export_data", "ingest",
@@ -54,13 +55,48 @@ def test_a_bad_value_is_one_line_naming_the_key(tmp_path, change, message):
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
-def test_only_the_declared_groups_are_validated_and_returned(tmp_path):
+def test_only_the_declared_keys_are_validated_and_returned_typed(tmp_path):
     path = write(tmp_path, train__batch_size=0)  # broken, but the dedupe stage does not read train
-    assert set(load_params(path, ("dedupe",))) == {"dedupe"}
+    got = load_params(path, ("dedupe",))
+    assert isinstance(got, Params) and isinstance(got.dedupe, Dedupe) and as_dict(got).keys() == {"dedupe"}
     got = load_params(write(tmp_path), ("seed", "train.max_seq_length"))
-    assert got == {"seed": 42, "train": {"max_seq_length": 256}}
-    with pytest.raises(KeyError):
-        got["teacher"]  # undeclared: a stage reading it fails, so dvc.yaml cannot fall behind the code
+    assert as_dict(got) == {"seed": 42, "train": {"max_seq_length": 256}}
+    assert got.train.max_seq_length == 256 and isinstance(got.train, Train)
+    # undeclared: a stage reading it fails, so dvc.yaml cannot fall behind the code
+    with pytest.raises(UndeclaredParam, match="'teacher' .* not declared"):
+        got.teacher
+    with pytest.raises(UndeclaredParam, match="'batch_size' \\(Train\\)"):
+        got.train.batch_size
+    with pytest.raises(AttributeError):
+        got.no_such_key  # not a params key at all: the usual AttributeError
+
+
+def test_a_declared_sub_key_that_does_not_exist_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="train.batch_sise: declared but not a key of train"):
+        load(write(tmp_path), ("train.batch_sise",))
+
+
+def test_a_bad_sibling_of_a_declared_key_still_stops_the_stage(tmp_path):
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        load(write(tmp_path, train__batch_size=0), ("train.max_seq_length",))
+
+
+def test_changed_revalidates():
+    teacher = load(ROOT / "params.yaml", ("teacher",)).teacher
+    assert changed(teacher, concurrency=3).concurrency == 3 and teacher.concurrency != 3
+    with pytest.raises(ValueError, match="concurrency"):
+        changed(teacher, concurrency=0)
+
+
+def test_the_judge_as_a_teacher(tmp_path):
+    judge = load(write(tmp_path, validate__judge__provider="openai", validate__judge__model="gpt-4o-mini"),
+                 ("validate",)).validate_.judge
+    t = judge.teacher()
+    assert isinstance(t, Teacher) and (t.provider, t.model, t.rows_per_request, t.mode) == (
+        "openai", "gpt-4o-mini", 1, "online")
+    assert (t.temperature, t.max_tokens, t.concurrency) == (judge.temperature, judge.max_tokens, judge.concurrency)
+    with pytest.raises(ConfigError, match="validate.judge.model is required"):
+        load(write(tmp_path, validate__judge__provider="openai"), ("validate",))
 
 
 def test_a_declared_group_missing_from_the_file_is_named(tmp_path):

@@ -2,7 +2,7 @@ from slm_factory import embeddings
 from slm_factory.dedupe import Thresholds, find_overlaps, greedy_dedupe
 from slm_factory.splitting import assign, fill_empty_splits, units
 
-TH = Thresholds(minhash=0.8, semantic=0.95)
+TH = Thresholds(minhash=0.8, semantic=0.95, num_perm=128, shingle_size=5)
 
 
 def embed(texts):
@@ -27,7 +27,7 @@ def test_exact_minhash_semantic_and_against_refs():
 
 def test_semantic_duplicate_caught_when_shingles_differ():
     texts = ["What is the weather forecast for Paris tomorrow?", "Tomorrow's weather forecast for Paris, what is it?"]
-    drops = greedy_dedupe(texts, Thresholds(minhash=0.95, semantic=0.9), embed)
+    drops = greedy_dedupe(texts, Thresholds(minhash=0.95, semantic=0.9, num_perm=128, shingle_size=5), embed)
     assert [d.kind for d in drops] == ["semantic"]
 
 

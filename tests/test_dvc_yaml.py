@@ -6,6 +6,7 @@ run (tests/audit), which records every file each stage opens."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import yaml
@@ -138,3 +139,27 @@ def test_the_spec_files_stages_read_exist_in_every_shipped_task():
     assert declared == set(PIPELINE_FILES)
     for task in (ROOT, ROOT / "examples/ticket_triage", ROOT / "examples/scaffold"):
         assert [f for f in PIPELINE_FILES if not (task / "specs" / f).exists()] == [], task
+
+
+def test_every_key_in_params_yaml_is_read_by_some_code():
+    """A key no code reads would invalidate stages for nothing: each field of each config model is
+    read as an attribute (`cfg.field`) by the package, a script or a training backend."""
+    from pydantic import BaseModel
+
+    from slm_factory.config import Params
+
+    code = "\n".join(p.read_text() for folder in ("slm_factory", "scripts", "training")
+                     for p in sorted((ROOT / folder).rglob("*.py")) if p.name != "config.py")
+    unread = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = f"{prefix}{field.alias or name}"
+            if not re.search(rf"\.{name}\b", code):
+                unread.append(key)
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                walk(sub, key + ".")
+
+    walk(Params, "")
+    assert not unread, f"params keys no code reads: {unread}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slm_factory.config import ConfigError
+from slm_factory.config import ConfigError, load
 from slm_factory.spec import TaskSpec
 from slm_factory.teachers.anthropic_api import AnthropicTeacher
 from slm_factory.teachers.base import Request, ResponseCache, plan_requests, request_tag
@@ -21,7 +21,7 @@ from slm_factory.teachers.llm import TeacherConfigError
 from slm_factory.teachers.openai_api import OpenAICompatibleTeacher, OpenAITeacher
 from slm_factory.teachers.template import TemplateTeacher
 
-from conftest import ROOT, load_script
+from conftest import ROOT, load_script, teacher_config
 from fakes.fake_llm import FakeLLM
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
@@ -65,14 +65,16 @@ def keys(monkeypatch):
 
 
 def test_one_class_per_api_from_one_factory(spec, keys):
-    assert isinstance(make_teacher(spec, {"provider": "template"}, 0), TemplateTeacher)
+    assert isinstance(make_teacher(spec, teacher_config(provider="template"), 0), TemplateTeacher)
     for provider, cls in (("anthropic", AnthropicTeacher), ("openai", OpenAITeacher),
                           ("openai_compatible", OpenAICompatibleTeacher)):
-        teacher = make_teacher(spec, {"provider": provider, "model": "m"}, 0)
+        teacher = make_teacher(spec, teacher_config(provider=provider, model="m"), 0)
         assert type(teacher) is cls and teacher.identity()["provider"] == provider  # cache keys name the API
-    with pytest.raises(TeacherConfigError, match="unknown teacher.provider 'gemini'"):
-        llm_teacher(spec, {"provider": "gemini", "model": "m"}, 0)
-    bodies = {p: make_teacher(spec, {"provider": p, "model": "m"}, 0)._body("hi", max_tokens=9)
+    with pytest.raises(TeacherConfigError, match="'template' is not an LLM API"):
+        llm_teacher(spec, teacher_config(provider="template"), 0)
+    with pytest.raises(ValueError, match="provider"):
+        teacher_config(provider="gemini", model="m")  # refused when params.yaml is loaded, before any work
+    bodies = {p: make_teacher(spec, teacher_config(provider=p, model="m"), 0)._body("hi", max_tokens=9)
               for p in ("anthropic", "openai", "openai_compatible")}
     assert bodies["anthropic"]["max_tokens"] == 9 and "temperature" not in bodies["anthropic"]
     assert bodies["openai"]["max_completion_tokens"] == 9 and bodies["openai_compatible"]["max_tokens"] == 9
@@ -90,8 +92,8 @@ def test_the_fake_server_answers_from_the_request_tag_not_the_wording(tmp_path, 
     (specs / "generation_prompts" / "generate.md").write_text("Bitte schreib {n} Beispiele, eins pro Zeile, als JSON.\n")
     own = TaskSpec.load(specs)
     with FakeLLM(specs) as fake:
-        teacher = llm_teacher(own, {"provider": "openai", "model": "m", "base_url": fake.url,
-                                    "rows_per_request": 3}, 0)
+        teacher = llm_teacher(own, teacher_config(provider="openai", model="m", base_url=fake.url,
+                                                  rows_per_request=3), 0)
         requests = [Request("main", i, "set_timer", "easy") for i in range(2)]
         got = []
         teacher.complete(requests, lambda r, resp: got.append(resp.text))
@@ -225,10 +227,10 @@ def test_batch_mode_budget_reserves_then_settles(tmp_path, keys, spec):
     with FakeLLM(ROOT / "specs") as fake:
         cfg = {"provider": "anthropic", "model": "claude-haiku-4-5", "base_url": fake.url, "mode": "batch",
                "batch_poll_s": 0.05, "max_tokens": 512}
-        probe = llm_teacher(spec, cfg, 0, tmp_path)
+        probe = llm_teacher(spec, teacher_config(**cfg), 0, tmp_path)
         requests = plan_requests(spec, 6)
         worst = probe.worst_case_cost(probe.prompt_for(requests[0]))
-        teacher = llm_teacher(spec, {**cfg, "max_cost_usd": 2.5 * worst}, 0, tmp_path)
+        teacher = llm_teacher(spec, teacher_config(**cfg, max_cost_usd=2.5 * worst), 0, tmp_path)
         got = []
         stats = teacher.complete(requests, lambda r, resp: got.append(r.index))
     assert sorted(got) == [0, 1] and stats.done == 2 and stats.skipped == 4  # a prefix of the plan
@@ -250,8 +252,7 @@ def test_kill_and_resume_pays_once_and_matches_uninterrupted(tmp_path, keys):
         proc.wait()
         first = list(fake.log)
         spec = TaskSpec.load(ROOT / "specs")
-        cfg = yaml.safe_load(params.read_text())["teacher"]
-        teacher = llm_teacher(spec, cfg, 42, run_dir / "cache")
+        teacher = llm_teacher(spec, load(params, ("teacher",)).teacher, 42, run_dir / "cache")
         cache = ResponseCache(run_dir / "cache")
         cached = {r.index for r in plan_requests(spec, 16)
                   if cache.get(ResponseCache.key(teacher.identity(), teacher.prompt_for(r), r)) is not None}
@@ -273,8 +274,8 @@ def test_judge_scores_rows_and_rejects_with_its_reason(tmp_path, keys, tokenizer
     load_script("generate").main(gen_args(tmp_path, gen_params))
     with FakeLLM(ROOT / "specs", faults={2: "judge_reject", 5: "malformed"}) as fake:
         p = yaml.safe_load(gen_params.read_text())
-        p["validate"]["judge"] = {"provider": "openai", "model": "gpt-4o-mini", "base_url": fake.url + "/v1",
-                                  "concurrency": 4, "max_tokens": 256}
+        p["validate"]["judge"].update(provider="openai", model="gpt-4o-mini", base_url=fake.url + "/v1",
+                                      concurrency=4, max_tokens=256)
         params = tmp_path / "judge_params.yaml"
         params.write_text(yaml.safe_dump(p))
         args = ["--params", str(params), "--specs", str(ROOT / "specs"), "--generated", str(tmp_path / "data/generated"),
@@ -302,7 +303,7 @@ def test_larger_model_baseline_answers_eval_rows(keys, provider, spec, row_facto
             row_factory("tell me a joke", {"tool": "no_tool", "arguments": {}}, category="no_tool")]
     with FakeLLM(ROOT / "specs") as fake:
         url = fake.url + ("" if provider == "anthropic" else "/v1")
-        llm = llm_teacher(spec, {"provider": provider, "model": "m", "base_url": url}, 1)
+        llm = llm_teacher(spec, teacher_config(provider=provider, model="m", base_url=url), 1)
         texts, seconds = llm.answer_all(spec.prompted_system_prompt, [r.user for r in rows])
     m = summarize([score_row(r, t, spec, "dev") for r, t in zip(rows, texts)], spec)
     assert m["exact_match"] == 1.0 and seconds > 0
@@ -329,7 +330,7 @@ def test_native_tools_labels_rows_with_the_endpoints_tool_calls(tmp_path, keys, 
         load_script("generate").main(gen_args(tmp_path, params))  # labels are cached with the response
         assert len(fake.log) == sent
     with pytest.raises(TeacherConfigError, match="OpenAI-compatible"):
-        llm_teacher(spec, {"provider": "anthropic", "model": "m", "mode": "native_tools"}, 0)
+        llm_teacher(spec, teacher_config(provider="anthropic", model="m", mode="native_tools"), 0)
 
 
 class _Planted:

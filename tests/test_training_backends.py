@@ -1,21 +1,21 @@
 """slm_factory.training.backends: the LoRA settings both training backends read from params."""
 
 import pytest
-import yaml
-
 from conftest import ROOT
+from slm_factory.config import load
 from slm_factory.training.backends import LoraSettings
 
 
 def test_settings_from_the_default_params():
-    lora = LoraSettings.from_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    lora = LoraSettings.from_params(load(ROOT / "params.yaml", ("lora_rank", "lora_alpha", "train")))
     assert lora.cpu_dtype == "float32" and lora.layers == 0
     assert lora.layers_to_transform(30) is None  # every layer
 
 
 @pytest.mark.parametrize("layers, expected", [(0, None), (3, [27, 28, 29]), (30, None), (40, None)])
 def test_top_layers_only(layers, expected):
-    lora = LoraSettings(rank=4, alpha=8, dropout=0.0, target_modules=("q_proj",), layers=layers)
+    lora = LoraSettings(rank=4, alpha=8, dropout=0.0, target_modules=("q_proj",), load_in_4bit=False,
+                        gradient_checkpointing=False, seed=0, cpu_dtype="float32", layers=layers)
     assert lora.layers_to_transform(30) == expected
 
 
@@ -35,7 +35,8 @@ def test_a_bf16_base_keeps_float32_adapters(tmp_path, tokenizer_dir):
     vocab = len(AutoTokenizer.from_pretrained(model_dir))
     LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                                  num_attention_heads=2, num_key_value_heads=2)).save_pretrained(model_dir)
-    lora = LoraSettings(rank=2, alpha=4, dropout=0.0, target_modules=("q_proj",), cpu_dtype="bfloat16", layers=1)
+    lora = LoraSettings(rank=2, alpha=4, dropout=0.0, target_modules=("q_proj",), load_in_4bit=False,
+                        gradient_checkpointing=False, seed=0, cpu_dtype="bfloat16", layers=1)
     model, _, config = load_trl(str(model_dir), lora)
     peft_model = get_peft_model(model, config)
     base = [p for n, p in peft_model.named_parameters() if "lora_" not in n]

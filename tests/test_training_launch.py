@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, params_with
+from conftest import ROOT, typed_params
 from slm_factory.training import launch
 
 
@@ -130,11 +130,11 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
 def test_padding_free_is_on_for_cpu_by_default_and_checked():
     from slm_factory.training.steps import padding_free
 
-    assert padding_free({}, cuda=False) is True and padding_free({}, cuda=True) is None  # None: the backend's choice
-    assert padding_free({"padding_free": True}, cuda=True) is True
-    assert padding_free({"padding_free": False}, cuda=False) is False
-    with pytest.raises(ValueError, match="padding_free must be true, false or auto"):
-        padding_free({"padding_free": "yes"}, cuda=False)
+    assert padding_free("auto", cuda=False) is True and padding_free("auto", cuda=True) is None  # None: the backend's
+    assert padding_free(True, cuda=True) is True
+    assert padding_free(False, cuda=False) is False
+    with pytest.raises(ValueError, match="train.padding_free"):  # refused when params.yaml is loaded
+        typed_params({"train": {"padding_free": "sometimes"}})
 
 
 def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkeypatch):
@@ -181,11 +181,11 @@ def test_max_steps_zero_trains_for_the_epochs(tmp_path):
     given 0 it stopped after one step."""
     from slm_factory.training.steps import sft_config
 
-    params = params_with({"epochs": 3, "train": {"max_steps": 0, "batch_size": 10, "grad_accum": 1, "eval_every": 0}})
+    params = typed_params({"epochs": 3, "train": {"max_steps": 0, "batch_size": 10, "grad_accum": 1, "eval_every": 0}})
     args, steps = sft_config(params, tmp_path, n_rows=100, cuda=False)
     shutil.rmtree(args.output_dir)
     assert args.max_steps == -1 and args.num_train_epochs == 3 and steps == 30
-    params = params_with({"train": {"max_steps": 7}})
+    params = typed_params({"train": {"max_steps": 7}})
     args, steps = sft_config(params, tmp_path, n_rows=100, cuda=False)
     shutil.rmtree(args.output_dir)
     assert args.max_steps == 7 and steps == 7

@@ -31,14 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     cuda = torch.cuda.is_available()
     rows = read_rows(a.train)
     model, tok, lora = load_trl(str(a.base_model), LoraSettings.from_params(params))
-    dev = dev_rows(a.dev, params)
+    dev = dev_rows(a.dev, params.train)
     args, steps = sft_config(params, a.out, len(rows), cuda, n_dev=len(dev))
     trainer = SFTTrainer(model=model, args=args,
                          train_dataset=Dataset.from_list(prompt_completion(rows)), processing_class=tok,
                          eval_dataset=Dataset.from_list(prompt_completion(dev)) if dev else None,
                          peft_config=lora)
-    log.info("TRL+PEFT: %d rows, %d steps, rank %s, lr %s, %s", len(rows), steps, params["lora_rank"],
-             params["learning_rate"], f"cuda x{world_size()}" if cuda else f"cpu x{torch.get_num_threads()}")
+    log.info("TRL+PEFT: %d rows, %d steps, rank %s, lr %s, %s", len(rows), steps, params.lora_rank,
+             params.learning_rate, f"cuda x{world_size()}" if cuda else f"cpu x{torch.get_num_threads()}")
     metrics = train_and_finish(trainer, tok, a, "trl", len(rows))
     log.info("done: %s", metrics)
 

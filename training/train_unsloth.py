@@ -24,21 +24,21 @@ PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exac
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(__doc__, argv)
     params = load_params(a.params, PARAMS)
-    cfg = params["train"]
+    cfg = params.train
 
     import torch
 
     if not torch.cuda.is_available():
         raise SystemExit("the unsloth backend needs a CUDA GPU; use train.backend: trl (or auto)")
     lora = LoraSettings.from_params(params)
-    if padding_free(cfg, cuda=True) is False:
+    if padding_free(cfg.padding_free, cuda=True) is False:
         keep_unsloth_padded()
-    model, tok = load_unsloth(str(a.base_model), lora, int(cfg["max_seq_length"]))  # imports unsloth first
+    model, tok = load_unsloth(str(a.base_model), lora, cfg.max_seq_length)  # imports unsloth first
     from datasets import Dataset
     from trl import SFTTrainer
 
     rows = read_rows(a.train)
-    dev = dev_rows(a.dev, params)
+    dev = dev_rows(a.dev, cfg)
     args, steps = sft_config(params, a.out, len(rows), True, n_dev=len(dev))
     trainer = SFTTrainer(model=model, processing_class=tok, train_dataset=Dataset.from_list(prompt_completion(rows)),
                          eval_dataset=Dataset.from_list(prompt_completion(dev)) if dev else None, args=args)

@@ -18,7 +18,7 @@ class AnthropicTeacher(LLMTeacher):
     def _body(self, prompt: str, r: Request | None = None, system: str | None = None,
               max_tokens: int | None = None, temperature: float | None = None) -> dict:
         # The current Messages API takes neither a temperature nor a seed.
-        body = {"model": self.model, "max_tokens": int(max_tokens or self.cfg.get("max_tokens", 1024)),
+        body = {"model": self.model, "max_tokens": max_tokens or self.cfg.max_tokens,
                 "messages": [{"role": "user", "content": prompt}]}
         if system is not None:
             body["system"] = system
@@ -39,7 +39,7 @@ class AnthropicTeacher(LLMTeacher):
 
     async def _collect(self, batch_id: str) -> dict[str, Response | str]:
         c = self.client()
-        poll = float(self.cfg.get("batch_poll_s", 30))
+        poll = self.cfg.batch_poll_s
         while (await c.messages.batches.retrieve(batch_id)).processing_status != "ended":
             await asyncio.sleep(poll)
         out: dict[str, Response | str] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import Teacher as TeacherConfig
 from ..spec import TaskSpec
 from .anthropic_api import AnthropicTeacher
 from .base import Teacher
@@ -15,17 +16,17 @@ LLM_TEACHERS: dict[str, type[LLMTeacher]] = {
     "anthropic": AnthropicTeacher, "openai": OpenAITeacher, "openai_compatible": OpenAICompatibleTeacher}
 
 
-def llm_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> LLMTeacher:
+def llm_teacher(spec: TaskSpec, cfg: TeacherConfig, seed: int, cache_dir: Path | None = None,
+                prompt: str = "generate.md") -> LLMTeacher:
     """The LLM teacher `teacher.provider` names; it checks its API key here, before any work."""
-    provider = cfg.get("provider")
-    if provider not in LLM_TEACHERS:
-        raise TeacherConfigError(f"unknown teacher.provider {provider!r}: "
-                                 "use template, anthropic, openai or openai_compatible")
-    return LLM_TEACHERS[provider](spec, cfg, seed, cache_dir)
+    if cfg.provider not in LLM_TEACHERS:
+        raise TeacherConfigError(f"teacher.provider {cfg.provider!r} is not an LLM API: "
+                                 f"use one of {', '.join(LLM_TEACHERS)}")
+    return LLM_TEACHERS[cfg.provider](spec, cfg, seed, cache_dir, prompt)
 
 
-def make_teacher(spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None) -> Teacher:
+def make_teacher(spec: TaskSpec, cfg: TeacherConfig, seed: int, cache_dir: Path | None = None) -> Teacher:
     """The teacher `teacher.provider` names: the offline template grammar (the default) or an LLM."""
-    if cfg.get("provider", "template") == "template":
+    if cfg.provider == "template":
         return TemplateTeacher(spec, seed)
     return llm_teacher(spec, cfg, seed, cache_dir)

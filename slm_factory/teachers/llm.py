@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import yaml
 
+from ..config import Teacher as TeacherConfig
 from ..spec import SpecError, TaskSpec
 from .base import Budget, Progress, RateLimiter, Request, Response, ResponseCache, RunStats, request_tag
 
@@ -45,22 +46,19 @@ class TeacherConfigError(SpecError):
     """Bad teacher configuration (missing key, unknown provider or model price)."""
 
 
-def api_key_env(cfg: dict) -> str:
-    provider = cfg.get("provider")
-    if provider == "openai_compatible":
-        return cfg.get("api_key_env") or "OPENAI_API_KEY"
-    if provider not in KEY_ENV:
-        raise TeacherConfigError(f"unknown teacher.provider {provider!r}: "
-                                 "use template, anthropic, openai or openai_compatible")
-    return KEY_ENV[provider]
+def api_key_env(cfg: TeacherConfig) -> str:
+    """The environment variable holding the key: the SDK's own, or `api_key_env` for a compatible server."""
+    if cfg.provider == "openai_compatible":
+        return cfg.api_key_env or KEY_ENV["openai"]
+    return KEY_ENV[cfg.provider]
 
 
-def require_key(cfg: dict) -> str:
+def require_key(cfg: TeacherConfig) -> str:
     """The API key, or one clear error naming the variable, before any work is done."""
     env = api_key_env(cfg)
     key = os.environ.get(env)
     if not key:
-        raise TeacherConfigError(f"teacher.provider={cfg.get('provider')} needs the environment variable {env} "
+        raise TeacherConfigError(f"teacher.provider={cfg.provider} needs the environment variable {env} "
                                  "(export it, or use teacher.provider: template for the offline default)")
     return key
 
@@ -77,14 +75,17 @@ class LLMTeacher:
     client_class = ""  # its async client
     native_tools = False  # can label with the endpoint's own tool calls (teacher.mode: native_tools)
 
-    def __init__(self, spec: TaskSpec, cfg: dict, seed: int, cache_dir: Path | None = None):
+    def __init__(self, spec: TaskSpec, cfg: TeacherConfig, seed: int, cache_dir: Path | None = None,
+                 prompt: str = "generate.md"):
+        """`cfg` is the validated `teacher:` group (the judge builds one from `validate.judge`); `prompt`
+        is the task's prompt file under specs/generation_prompts/."""
         self.spec, self.cfg, self.seed = spec, cfg, seed
-        self.provider = cfg["provider"]
-        self.model = cfg.get("model")
+        self.provider = cfg.provider
+        self.model = cfg.model
         if not self.model:
             raise TeacherConfigError(f"teacher.model is required for provider {self.provider}")
         self.api_key = require_key(cfg)
-        self.mode = cfg.get("mode", "online")
+        self.mode = cfg.mode
         if self.mode == "native_tools":
             if not self.native_tools:
                 raise TeacherConfigError("teacher.mode native_tools calls an OpenAI-compatible endpoint's `tools`: "
@@ -92,16 +93,14 @@ class LLMTeacher:
             if not spec.args_key:
                 raise TeacherConfigError("teacher.mode native_tools maps tool calls onto label_key/args_key: "
                                          f"{spec.root}/task.yaml names no args_key")
-        self.http_client = cfg.get("http_client", "aiohttp")
-        if self.http_client not in ("aiohttp", "httpx"):
-            raise TeacherConfigError(f"teacher.http_client must be aiohttp or httpx, not {self.http_client!r}")
-        self.rows_per_request = int(cfg.get("rows_per_request", 5))
-        self.template = spec.prompt_text(cfg.get("prompt", "generate.md"))
+        self.http_client = cfg.http_client
+        self.rows_per_request = cfg.rows_per_request
+        self.template = spec.prompt_text(prompt)
         self.schema_text = json.dumps(spec.json_schema(), separators=(",", ":"))  # once, not per request
         self.cache_dir = cache_dir
         prices = load_prices(spec)
         price = prices.get(self.model)
-        limit = cfg.get("max_cost_usd")
+        limit = cfg.max_cost_usd
         if price is None and limit is not None:
             raise TeacherConfigError(f"teacher.max_cost_usd is set but {spec.root}/prices.yaml has no price for "
                                      f"model {self.model!r}; add one so the budget can be enforced")
@@ -125,7 +124,7 @@ class LLMTeacher:
 
     def identity(self) -> dict[str, Any]:
         return {"provider": self.provider, "model": self.model, "base_url": self.base_url,
-                "temperature": self.cfg.get("temperature"), "max_tokens": self.cfg.get("max_tokens"),
+                "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens,
                 "rows_per_request": self.rows_per_request, "seed": self.seed,
                 "template": hashlib.sha256(self.template.encode()).hexdigest()[:16],
                 # only when set, so the cache keys of the other modes stay what they were
@@ -151,15 +150,14 @@ class LLMTeacher:
         return text + "\n" + request_tag(r, self.rows_per_request) + "\n"
 
     def worst_case_cost(self, prompt: str) -> float:
-        return (len(prompt) / 3) * self.budget.price_in + int(self.cfg.get("max_tokens", 1024)) * self.budget.price_out
+        return (len(prompt) / 3) * self.budget.price_in + self.cfg.max_tokens * self.budget.price_out
 
     # --- clients --------------------------------------------------------------------------------
     def client(self):
         if self._client is None:
-            kw = {"api_key": self.api_key, "max_retries": int(self.cfg.get("max_retries", 4)),
-                  "timeout": float(self.cfg.get("timeout_s", 60))}
-            if self.cfg.get("base_url"):
-                kw["base_url"] = self.cfg["base_url"]
+            kw = {"api_key": self.api_key, "max_retries": self.cfg.max_retries, "timeout": self.cfg.timeout_s}
+            if self.cfg.base_url:
+                kw["base_url"] = self.cfg.base_url
             sdk = importlib.import_module(self.sdk)
             if self.http_client == "aiohttp":
                 # The SDKs' aiohttp transport (their `aiohttp` extra): about a third less client CPU
@@ -211,8 +209,8 @@ class LLMTeacher:
         return asyncio.run(self._online(requests, on_response))
 
     async def _online(self, requests: list[Request], on_response: OnResponse) -> RunStats:
-        sem = asyncio.Semaphore(int(self.cfg.get("concurrency", 8)))
-        limiter = RateLimiter(self.cfg.get("requests_per_minute"), self.cfg.get("tokens_per_minute"))
+        sem = asyncio.Semaphore(self.cfg.concurrency)
+        limiter = RateLimiter(self.cfg.requests_per_minute, self.cfg.tokens_per_minute)
         stop = asyncio.Event()
 
         async def run(r: Request) -> None:
@@ -226,7 +224,7 @@ class LLMTeacher:
                     stop.set()  # stop cleanly: nothing new starts, what is in flight finishes
                     self.stats.skipped += 1
                     return
-                await limiter.wait(int(len(prompt) / 3) + int(self.cfg.get("max_tokens", 1024)))
+                await limiter.wait(int(len(prompt) / 3) + self.cfg.max_tokens)
                 usage = None
                 try:
                     resp = await self._call(self._body(prompt, r))
@@ -264,7 +262,7 @@ class LLMTeacher:
         return asyncio.run(self._answer_all(system, users, max_tokens))
 
     async def _answer_all(self, system: str, users: list[str], max_tokens: int) -> tuple[list[str], float]:
-        sem = asyncio.Semaphore(int(self.cfg.get("concurrency", 8)))
+        sem = asyncio.Semaphore(self.cfg.concurrency)
         t0 = time.perf_counter()
 
         async def one(user: str) -> str:

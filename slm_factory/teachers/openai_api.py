@@ -24,11 +24,11 @@ class OpenAITeacher(LLMTeacher):
         msgs = [{"role": "user", "content": prompt}]
         if system is not None:
             msgs.insert(0, {"role": "system", "content": system})
-        temp = float(self.cfg.get("temperature", 0.8)) if temperature is None else temperature
+        temp = self.cfg.temperature if temperature is None else temperature
         body = {"model": self.model, "messages": msgs, "temperature": temp}
         if r is not None:
             body["seed"] = self.seed + r.index
-        body[self.max_tokens_key] = int(max_tokens or self.cfg.get("max_tokens", 1024))
+        body[self.max_tokens_key] = max_tokens or self.cfg.max_tokens
         return body
 
     @staticmethod
@@ -70,7 +70,7 @@ class OpenAITeacher(LLMTeacher):
 
     async def _collect(self, batch_id: str) -> dict[str, Response | str]:
         c = self.client()
-        poll = float(self.cfg.get("batch_poll_s", 30))
+        poll = self.cfg.batch_poll_s
         out: dict[str, Response | str] = {}
         while True:
             b = await c.batches.retrieve(batch_id)

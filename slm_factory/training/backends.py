@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..config import Params
+
 
 @dataclass(frozen=True)
 class LoraSettings:
@@ -17,20 +19,20 @@ class LoraSettings:
     alpha: int
     dropout: float
     target_modules: tuple[str, ...]
-    load_in_4bit: bool = False
-    gradient_checkpointing: bool = False
-    seed: int = 42
-    cpu_dtype: str = "float32"
-    layers: int = 0  # adapt only the top N decoder layers; 0: all
+    load_in_4bit: bool
+    gradient_checkpointing: bool
+    seed: int
+    cpu_dtype: str  # float32 | bfloat16: the CPU run's weights
+    layers: int  # adapt only the top N decoder layers; 0: all
 
     @classmethod
-    def from_params(cls, params: dict) -> "LoraSettings":
-        cfg = params["train"]
-        return cls(rank=int(params["lora_rank"]), alpha=int(params["lora_alpha"]),
-                   dropout=float(cfg["lora_dropout"]), target_modules=tuple(cfg["target_modules"]),
-                   load_in_4bit=bool(cfg.get("load_in_4bit", False)),
-                   gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)), seed=int(cfg["seed"]),
-                   cpu_dtype=str(cfg.get("cpu_dtype", "float32")), layers=int(cfg.get("lora_layers", 0)))
+    def from_params(cls, params: Params) -> "LoraSettings":
+        """The train stage's LoRA settings (`lora_rank`, `lora_alpha`, `train:`)."""
+        cfg = params.train
+        return cls(rank=params.lora_rank, alpha=int(params.lora_alpha), dropout=cfg.lora_dropout,
+                   target_modules=tuple(cfg.target_modules), load_in_4bit=cfg.load_in_4bit,
+                   gradient_checkpointing=cfg.gradient_checkpointing, seed=cfg.seed, cpu_dtype=cfg.cpu_dtype,
+                   layers=cfg.lora_layers)
 
     def layers_to_transform(self, num_layers: int) -> list[int] | None:
         """PEFT's `layers_to_transform` for a model of `num_layers` decoder layers: the top `layers`

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import Train
 from ..rows import Row
 
 
@@ -13,13 +14,11 @@ def prompt_completion(rows: list[Row]) -> list[dict]:
     return [{"prompt": r.prompt, "completion": [r.messages[-1].chat()]} for r in rows]
 
 
-def dev_rows(path: Path | None, params: dict) -> list[Row]:
+def dev_rows(path: Path | None, cfg: Train) -> list[Row]:
     """The fixed dev subset scored during training (`train.eval_rows` first rows; none when
     `train.eval_every` is 0 or no dev file is given): a learning curve on held-out phrasings."""
     from ..rows import read_rows
 
-    cfg = params["train"]
-    n, every = int(cfg.get("eval_rows", 0) or 0), int(cfg.get("eval_every", 0) or 0)
-    if path is None or n <= 0 or every <= 0:
+    if path is None or cfg.eval_every <= 0:
         return []
-    return read_rows(path)[:n]
+    return read_rows(path)[:cfg.eval_rows]
