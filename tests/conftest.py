@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from slm_factory.rows import make_row  # noqa: E402
-from slm_factory.spec import TaskSpec  # noqa: E402
+from slm_factory.rows import make_row  # noqa: E402  # isort: skip  (after the offline switches)
+from slm_factory.spec import TaskSpec  # noqa: E402  # isort: skip
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,3 +110,81 @@ def ledger_of(accepted, rejected: dict):
         for rec in recs:
             ledger.reject(rec, batch)
     return ledger
+
+
+SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
+
+
+def params_file(tmp: Path, teacher: dict, n: int) -> Path:
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p["n_examples"] = n
+    p["teacher"] = {**p["teacher"], "temperature": 0.5, "max_tokens": 512, "concurrency": 4, "rows_per_request": 2,
+                    "max_retries": 2, "timeout_s": 5, **teacher}
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(p))
+    return path
+
+
+def gen_args(tmp: Path, params: Path) -> list[str]:
+    return ["--params", str(params), "--specs", str(ROOT / "specs"), "--cache", str(tmp / "cache"),
+            "--out", str(tmp / "data/generated"), "--rejected", str(tmp / "data/rejected/generate.jsonl"),
+            "--metrics", str(tmp / "headline/generate.json"), "--details", str(tmp / "metrics/generate.json"),
+            "--timings", str(tmp / "metrics/generate_run.json")]
+
+
+def gen_figures(tmp: Path) -> dict:
+    """generate's figures of the data and of the run (requests asked, cache hits) together."""
+    return {**json.loads((tmp / "metrics/generate.json").read_text()),
+            **json.loads((tmp / "metrics/generate_run.json").read_text())}
+
+
+def rejected_codes(tmp: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in (tmp / "data/rejected/generate.jsonl").read_text().splitlines():
+        for r in json.loads(line)["reasons"]:
+            out[r["code"]] = out.get(r["code"], 0) + 1
+    return out
+
+
+@pytest.fixture
+def keys(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+
+def broken_copy(tokenizer_dir, dst):
+    """The tokenizer as transformers 5.17 converted SmolLM2: bos = eos = pad = <|im_start|>."""
+    shutil.copytree(tokenizer_dir, dst)
+    cfg = json.loads((dst / "tokenizer_config.json").read_text())
+    cfg.update(eos_token="<|im_start|>", pad_token="<|im_start|>", bos_token="<|im_start|>")
+    (dst / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return dst
+
+
+def tiny_model_dir(tokenizer_dir, dst):
+    """A random 2-layer Llama with the bundled tokenizer: trains in seconds on CPU."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256)
+    LlamaForCausalLM(cfg).save_pretrained(dst)
+    tok.save_pretrained(dst)
+    return dst
+
+
+def train_argv(tmp_path, base, row_factory, lr=1e-3, eval_every=0):
+    rows = [row_factory(f"remind me to call mum at {h}pm", {"tool": "create_reminder", "arguments": {
+        "text": "call mum", "date": "today", "time": f"{h + 12}:00"}}) for h in range(1, 9)]
+    (tmp_path / "train.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in rows))
+    params = params_with({"seed": 1, "lora_rank": 4, "lora_alpha": 8, "learning_rate": lr, "epochs": 1,
+              "train": {"backend": "trl", "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
+                        "batch_size": 4, "grad_accum": 1, "max_seq_length": 128, "packing": False,
+                        "group_by_length": False, "padding_free": False, "gradient_checkpointing": False,
+                        "load_in_4bit": False, "num_gpus": 1, "max_steps": 3, "warmup_ratio": 0.0, "seed": 1,
+                        "eval_every": eval_every, "eval_rows": 4}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return ["--params", str(tmp_path / "params.yaml"), "--base-model", str(base), "--train",
+            str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "adapter"), "--loss-csv",
+            str(tmp_path / "loss.csv"), "--metrics", str(tmp_path / "train.json"), "--dev", str(tmp_path / "train.jsonl"),
+            "--dev-curve", str(tmp_path / "dev_curve.csv")]

@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
 from slm_factory.common import load_params
-from slm_factory.config import (ConfigError, Dedupe, Params, Teacher, Train, UndeclaredParam, as_dict, changed,
-                                 load)
+from slm_factory.config import ConfigError, Dedupe, Params, Teacher, Train, UndeclaredParam, as_dict, changed, load
+
+from conftest import ROOT
 
 ALL = ("task", "seed", "n_examples", "repair", "base_model", "lora_rank", "lora_alpha", "learning_rate", "epochs",
        "teacher", "generate", "validate", "dedupe", "split", "baseline", "train", "eval", "export", "export_data", "ingest",

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, load_script, params_with
-from slm_factory.export import (ExportError, check_quantizations, gguf_metadata, modelfile, ollama_template,
-                                stop_tokens)
+from slm_factory.export import ExportError, check_quantizations, gguf_metadata, modelfile, ollama_template, stop_tokens
 from slm_factory.parity import parity
+
+from conftest import ROOT, load_script, params_with
 
 LLAMA_CPP = Path(sys.executable).parents[1] / "share" / "llama.cpp"
 

@@ -8,8 +8,18 @@ import shutil
 import pytest
 import yaml
 
-from slm_factory.formats import (FORMATS, FormatError, check_alpaca, check_openai, check_sharegpt, convert,
-                                 from_alpaca, to_alpaca, to_openai_tools, tools_from_schema)
+from slm_factory.formats import (
+    FORMATS,
+    FormatError,
+    check_alpaca,
+    check_openai,
+    check_sharegpt,
+    convert,
+    from_alpaca,
+    to_alpaca,
+    to_openai_tools,
+    tools_from_schema,
+)
 from slm_factory.ingest import IngestSettings, ingest_file
 from slm_factory.rows import Message, make_row, read_rows, write_jsonl
 from slm_factory.spec import SpecError

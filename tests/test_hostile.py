@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from conftest import run_validation
-from slm_factory.gates import parse_output
 from slm_factory.rows import dump_line, iter_jsonl_raw
+
+from conftest import run_validation
 
 
 def words(convs, exact_above=None):
@@ -61,19 +61,6 @@ def test_hostile_lines_each_become_one_rejected_record(spec, row_factory, tmp_pa
         json.loads(dump_line(r))
 
 
-@pytest.mark.parametrize("text, code", [
-    ('{"a": NaN}', "non_finite_number"),
-    ('{"a": -Infinity}', "non_finite_number"),
-    ("[" * 50000, "output_not_json"),
-    ("1" * 6000, "output_not_json"),
-    ('Sure: {"a": 1} ok', "output_extra_text"),
-    ("", "output_not_json"),
-])
-def test_parse_output_never_raises(text, code):
-    _, reason = parse_output(text)
-    assert reason.code == code
-
-
 # --- crafted cases, generated from the shapes they attack ---------------------------------------
 
 ROW_FIELDS = ["id", "messages", "provenance", "annotations", "split"]
@@ -117,38 +104,6 @@ def test_every_field_of_a_row_given_the_wrong_type_is_one_rejected_record(spec, 
     assert got == {i: code for i, (_, code) in enumerate(cases.values(), 2)}
 
 
-TEACHER_ANSWERS = {
-    "empty": ("", "end", "teacher_unparseable"),
-    "prose": ("Sure! Here you go.", "end", "teacher_unparseable"),
-    "null": ("null", "end", "teacher_unparseable"),
-    "number": ("42", "end", "teacher_unparseable"),
-    "list_of_numbers": ("[1, 2]", "end", "teacher_unparseable"),
-    "no_user": ('{"output": {"tool": "no_tool", "arguments": {}}}', "end", "teacher_unparseable"),
-    "no_output": ('{"user": "hello there my friend"}', "end", "teacher_unparseable"),
-    "half_line": ('{"user": "remind me', "end", "teacher_unparseable"),
-    "deep": ("[" * 100_000, "end", "teacher_unparseable"),
-    "huge_int": ("9" * 6000, "end", "teacher_unparseable"),
-    "truncated": ('{"user": "a", "output": {}}', "max_tokens", "teacher_truncated"),
-    "refused": ("I cannot help with that.", "refusal", "teacher_refused"),
-    "one_good_one_bad": ('{"user": "what is the weather in Oslo", "output": {"tool": "get_weather", '
-                         '"arguments": {"location": "Oslo"}}}\n[1]', "end", "teacher_unparseable"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(TEACHER_ANSWERS))
-def test_a_poisoned_teacher_answer_never_raises_and_loses_nothing(spec, name):
-    from slm_factory.generation import response_to_rows
-    from slm_factory.teachers.base import Request, Response
-
-    text, stop, code = TEACHER_ANSWERS[name]
-    rows, rejected = response_to_rows(Response(text=text, stop_reason=stop), Request("main", 1, "no_tool", "easy"),
-                                      spec, "batch_001", "fake", "teacher")
-    assert rejected and all(r.reasons[0].code == code for r in rejected)
-    assert len(rows) == (1 if name == "one_good_one_bad" else 0)
-    for r in rejected:
-        json.loads(dump_line(r))  # writable, raw text kept
-
-
 def _leaves(node, prefix=""):
     for key, value in node.items():
         dotted = f"{prefix}{key}"
@@ -162,8 +117,9 @@ def test_every_params_key_with_a_wrong_value_stops_before_any_work_naming_it(tmp
     """Each key of params.yaml, given a value of the wrong shape, is one ConfigError that names it."""
     import yaml
 
-    from conftest import ROOT
     from slm_factory.config import ConfigError, load
+
+    from conftest import ROOT
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     groups = [k if k != "validate" else "validate" for k in params]
@@ -185,71 +141,3 @@ def test_every_params_key_with_a_wrong_value_stops_before_any_work_naming_it(tmp
         assert dotted in str(e.value) and "\n" not in str(e.value), (dotted, str(e.value))
         checked += 1
     assert checked == len(keys)
-
-
-DIMS = ["realism", "correctness", "format", "difficulty", "diversity", "learnability", "safety"]  # judge.md
-
-
-def _scores(**changed) -> str:
-    """Top scores on every dimension, JSON; `changed` sets some to raw JSON text (`None` drops one)."""
-    parts = {d: "5" for d in DIMS}
-    for d, v in changed.items():
-        parts[d] = v
-    return "{" + ", ".join(f'"{d}": {v}' for d, v in parts.items() if v is not None) + "}"
-
-
-JUDGE_ANSWERS = {  # answer -> the reason code the row gets (None: accepted)
-    "accept": ('{"decision": "accept", "scores": %s, "reason": "fine"}' % _scores(), None),
-    "fenced": ('```json\n{"decision": "accept", "scores": %s}\n```' % _scores(), None),
-    "float_integral": ('{"decision": "accept", "scores": %s}' % _scores(correctness="5.0"), None),
-    "reject": ('{"decision": "reject", "scores": %s, "reason": "label is wrong"}' % _scores(), "judge_rejected"),
-    "low_scores": ('{"decision": "accept", "scores": %s}' % _scores(**{d: "1" for d in DIMS}), "judge_rejected"),
-    "below_a_minimum": ('{"decision": "accept", "scores": %s}' % _scores(format="4"), "judge_rejected"),
-    "surrogate_reason": ('{"decision": "reject", "scores": %s, "reason": "bad \\ud800 row"}' % _scores(),
-                         "judge_rejected"),
-    "empty": ("", "judge_error"),
-    "prose": ("The row looks fine to me.", "judge_error"),
-    "list": ("[1, 2, 3]", "judge_error"),
-    "string": ('"accept"', "judge_error"),
-    "null": ("null", "judge_error"),
-    "deep": ("[" * 100_000, "judge_error"),
-    "huge_int": ('{"decision": "accept", "scores": %s}' % _scores(correctness="9" * 6000), "judge_error"),
-    "nan_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="NaN"), "judge_error"),
-    "infinite_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="1e400"), "judge_error"),
-    "bool_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="true"), "judge_error"),
-    "fraction_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="4.5"), "judge_error"),
-    "out_of_scale": ('{"decision": "accept", "scores": %s}' % _scores(correctness="99"), "judge_error"),
-    "negative_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness="-5"), "judge_error"),
-    "string_score": ('{"decision": "accept", "scores": %s}' % _scores(correctness='"5"'), "judge_error"),
-    "missing_dimension": ('{"decision": "accept", "scores": %s}' % _scores(safety=None), "judge_error"),
-    "scores_a_list": ('{"decision": "accept", "scores": [5, 5, 5, 5, 5, 5, 5]}', "judge_error"),
-    "no_decision": ('{"scores": %s}' % _scores(), "judge_error"),
-    "odd_decision": ('{"decision": "maybe", "scores": %s}' % _scores(), "judge_error"),
-    "decision_a_dict": ('{"decision": {"accept": true}, "scores": %s}' % _scores(), "judge_error"),
-    "reason_an_object": ('{"decision": "reject", "scores": %s, "reason": {"why": [1, 2]}}' % _scores(),
-                         "judge_rejected"),
-    "giant_reason": ('{"decision": "reject", "scores": %s, "reason": "%s"}' % (_scores(), "x" * 100_000),
-                     "judge_rejected"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(JUDGE_ANSWERS))
-def test_a_poisoned_judge_answer_is_a_reason_never_a_crash(spec, row_factory, name):
-    """Every judge answer ends as an accepted row or one rejected record that can be written as JSON."""
-    from slm_factory.judge import Rubric, read_verdict
-    from slm_factory.rows import Rejected
-
-    rubric = Rubric.of(spec)
-    assert rubric.dimensions == DIMS
-    text, code = JUDGE_ANSWERS[name]
-    verdict, reason = read_verdict(text, rubric)
-    assert (reason.code if reason else None) == code
-    row = row_factory("what's the weather in Oslo", {"tool": "get_weather", "arguments": {"location": "Oslo"}})
-    row = row.model_copy(update={"annotations": {"judge": verdict}})
-    record = Rejected(stage="validate", batch="b", row_id=row.id, reasons=[reason] if reason else [],
-                      row=row.model_dump(mode="json"))
-    line = dump_line(record)
-    line.encode("utf-8")  # no lone surrogate survives
-    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in a written line"))
-    if verdict is not None:
-        assert set(verdict) == {"decision", "scores", "reason"} and len(verdict["reason"]) <= 500

@@ -7,7 +7,8 @@ import sys
 
 import pexpect
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slm_factory.review import ReviewDecision, read_decisions, record_key, save_decision
 from slm_factory.rows import Reason, Rejected, content_id, dump_line, iter_jsonl_raw, write_jsonl

@@ -1,4 +1,5 @@
-"""The repository's shape: the package imports without cycles, and nothing loads code by file path."""
+"""The repository's shape: the package imports without cycles, the tests mirror it, and nothing loads code by
+file path."""
 
 from __future__ import annotations
 
@@ -60,6 +61,14 @@ def test_the_package_has_no_import_cycle():
     for mod in sorted(graph):
         if mod not in state:
             visit(mod, [])
+
+
+def test_the_tests_mirror_the_package():
+    """Each package module has its own test module, named after it: `gates.py` -> test_gates.py,
+    `training/steps.py` -> test_training_steps.py (stage and end-to-end tests come on top)."""
+    missing = [f"{name}: tests/test_{name.replace('.', '_')}.py" for name, p in sorted(MODULES.items())
+               if p.name != "__init__.py" and not (ROOT / "tests" / f"test_{name.replace('.', '_')}.py").exists()]
+    assert missing == []
 
 
 def test_the_package_never_imports_a_script_a_backend_or_a_benchmark():

@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from conftest import ROOT
 from slm_factory.spec import SpecError, TaskSpec
 from slm_factory.taskkit import add_eval, check, new_task
+
+from conftest import ROOT
 
 SCAFFOLD = ROOT / "examples" / "scaffold"
 

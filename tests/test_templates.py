@@ -7,8 +7,7 @@ import random
 import pytest
 
 from slm_factory.spec import SpecError
-from slm_factory.templates import (Grammar, clock_forms, duration_forms, expand_slot, generate_values,
-                                   number_words)
+from slm_factory.templates import Grammar, clock_forms, duration_forms, expand_slot, generate_values, number_words
 
 
 def test_number_words():
@@ -141,3 +140,35 @@ def test_spoken_clock_forms_weigh_more():
         spoken = [f for f in set(v["say"]) if " past " in f or " to " in f]
         for f in spoken:
             assert v["say"].count(f) == 3
+
+
+def test_every_template_renders_valid_outputs(spec):
+    g = Grammar.load(spec.templates_path())
+    for t in g.templates:
+        for k in range(15):
+            pair = g.render(t, random.Random(f"{t.id}:{k}"))
+            assert not spec.validate_output(pair["output"]), (t.id, pair)
+            assert "{" not in pair["user"] or '"tool"' in pair["user"], (t.id, pair["user"])
+
+
+def test_transforms_leave_slot_values_verbatim(tmp_path):
+    (tmp_path / "t.yaml").write_text("""
+slots:
+  name: ["McKenzie-Ødegaard"]
+templates:
+  - id: t
+    category: c
+    difficulty: easy
+    data_type: production_like
+    transforms: {typo: 1.0, uppercase: 1.0, emoji: 1.0, strip_punct: 1.0}
+    user: ["please message McKenzie about {name} today."]
+    output: {who: "{name}"}
+""")
+    g = Grammar.load(tmp_path / "t.yaml")
+    for k in range(10):
+        pair = g.render(g.templates[0], random.Random(k))
+        assert "McKenzie-Ødegaard" in pair["user"]  # the slot value is untouched
+        assert pair["output"] == {"who": "McKenzie-Ødegaard"}
+        # literal words were upper-cased (each literal segment gets at most two typos); the slot value was not
+        assert sum(w in pair["user"] for w in ("PLEASE", "MESSAGE", "MCKENZIE", "ABOUT")) >= 2
+        assert "." not in pair["user"].replace("McKenzie-Ødegaard", "")  # strip_punct hit the literal

@@ -2,7 +2,8 @@
 
 from functools import cache
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slm_factory.tokens import chat_token_counter
 

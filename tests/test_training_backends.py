@@ -1,9 +1,14 @@
 """slm_factory.training.backends: the LoRA settings both training backends read from params."""
 
+import subprocess
+import sys
+
 import pytest
-from conftest import ROOT
+
 from slm_factory.config import load
 from slm_factory.training.backends import LoraSettings
+
+from conftest import ROOT
 
 
 def test_settings_from_the_default_params():
@@ -44,3 +49,10 @@ def test_a_bf16_base_keeps_float32_adapters(tmp_path, tokenizer_dir):
     assert all(p.dtype == torch.bfloat16 for p in base)
     assert adapters and all(p.dtype == torch.float32 for p in adapters.values())
     assert all(".layers.1." in n for n in adapters)  # the top layer only
+
+
+def test_importing_the_backends_module_imports_no_training_library():
+    code = ("import sys, slm_factory.training.backends, slm_factory.training.loop, slm_factory.training.launch;"
+            "print([m for m in ('unsloth', 'torch', 'trl', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,6 +1,5 @@
 """slm_factory.validation: the gates: each kind of bad input lands in rejected with the right reason, and nothing is lost."""
 
-from slm_factory.gates import check_row, LeakCheck
 from slm_factory.rows import dump_line
 from slm_factory.validation import metrics_for
 
@@ -57,17 +56,6 @@ def test_label_conflict_rejects_both(spec, row_factory):
         {"b": [(1, dump_line(a)), (2, dump_line(b))]}, spec, words, 100, 4)
     assert not accepted
     assert all(r.reasons[0].code == "label_conflict" for r in rejected["b"])
-
-
-def test_system_prompt_and_trivial_gates(spec, row_factory):
-    leak = LeakCheck(spec.leak_patterns)
-    wrong_sys = row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}},
-                            system="You are helpful.")
-    assert [r.code for r in check_row(wrong_sys, spec, leak, 4)] == ["system_prompt_mismatch"]
-    tiny = row_factory("hi", {"tool": "no_tool", "arguments": {}})
-    assert [r.code for r in check_row(tiny, spec, leak, 4)] == ["trivial"]
-    tpl = row_factory("remind me to {chore} today", {"tool": "no_tool", "arguments": {}})
-    assert [r.code for r in check_row(tpl, spec, leak, 4)] == ["template_only"]
 
 
 def test_metrics_refuse_to_lose_rows(spec):

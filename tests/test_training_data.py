@@ -1,4 +1,6 @@
-"""Training and eval render prompts with the tokenizer's own chat template, identically."""
+"""slm_factory.training.data: what the trainer sees is exactly what eval prompts with, plus the answer."""
+
+from __future__ import annotations
 
 from transformers import AutoTokenizer
 
@@ -40,14 +42,3 @@ def test_a_multi_turn_row_learns_its_last_turn_only(tokenizer_dir, row_factory, 
     assert first.assistant in prompt and '{"temp_c": -3}' in prompt and prompt.index(first.assistant) < prompt.index("then a 10")
     full = tok.apply_chat_template(pc["prompt"] + pc["completion"], tokenize=False)
     assert full.startswith(prompt) and full[len(prompt):].split(tok.eos_token)[0] == answer
-
-
-def test_stop_rule_only_stops_when_the_verdict_is_final():
-    from slm_factory.modeling import verdict_is_final
-
-    assert verdict_is_final("Sure! Here is")              # no JSON value starts with "S"
-    assert verdict_is_final("```json")
-    assert not verdict_is_final('{"tool":"set_ti')        # still could become valid
-    assert not verdict_is_final('{"tool":"no_tool","arguments":{}}')  # complete: wait for EOS
-    assert verdict_is_final('{"tool":"no_tool","arguments":{}} Let me know')  # extra text: invalid anyway
-    assert not verdict_is_final('  ')

@@ -1,0 +1,54 @@
+"""The benchmarks' own logic: bench/train_throughput.py pairs like with like and its worker runs on CPU."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def bench():
+    return importlib.import_module("bench.train_throughput")
+
+
+def test_benchmark_ratios_pair_like_with_like():
+    b = bench()
+    common = dict(arch="a", rank=16, quant="lora", gradient_checkpointing=False)
+    results = [
+        {**common, "backend": "trl", "policy": "padded", "gpus": 1, "step_time_s": 0.2, "tokens_per_s": 1000.0,
+         "peak_mem_gib": 10.0},
+        {**common, "backend": "unsloth", "policy": "padded", "gpus": 1, "step_time_s": 0.1, "tokens_per_s": 2000.0,
+         "peak_mem_gib": 6.0},
+        {**common, "backend": "trl", "policy": "padded", "gpus": 2, "step_time_s": 0.21, "tokens_per_s": 1800.0,
+         "peak_mem_gib": 10.0},
+    ]
+    (pair,) = b.pair_ratios(results)
+    assert pair["speed_ratio"] == 2.0 and pair["memory_ratio"] == 0.6
+    (s,) = b.scaling(results)
+    assert s["speedup"] == 1.8 and s["efficiency"] == 0.9
+
+
+def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_factory):
+    from slm_factory.rows import write_jsonl
+
+    rows = tmp_path / "train.jsonl"
+    write_jsonl(rows, [row_factory(f"remind me to stretch at {h}pm", {"tool": None, "arguments": {}})
+                       for h in range(1, 9)])
+    out = tmp_path / "bench.jsonl"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), "--archs", "tiny-llama",
+                        "--tokenizer", str(tokenizer_dir), "--rows", str(rows), "--ranks", "4", "--quant", "lora",
+                        "--backends", "trl", "--steps", "3", "--warmup", "1", "--batch-size", "2", "--no-prime",
+                        "--workdir", str(tmp_path / "models"), "--out", str(out)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (r,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert "error" not in r, r
+    assert r["backend"] == "trl" and r["timed_steps"] == 2 and r["tokens"] > 0 and r["tokens_per_s"] > 0
+    assert r["padding_free_used"] is False and r["padded_tokens"] >= r["tokens"] and r["padded_tokens"] % 64 == 0
+    assert r["tokens"] == r["trl_logged_tokens"]  # our count agrees with TRL's own
+    assert "| trl | tiny-llama | lora | 4 | padded |" in p.stdout

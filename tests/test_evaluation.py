@@ -1,0 +1,46 @@
+"""slm_factory.evaluation: eval sets loaded by name and limit, prompts rendered as the model sees them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slm_factory.evaluation import few_shot, load_sets, messages_for, run_function, summaries, write_predictions
+from slm_factory.rows import write_jsonl
+from slm_factory.spec import SpecError
+
+
+def test_sets_are_named_by_file_and_cut_by_limit(tmp_path, row_factory, spec):
+    rows = [row_factory(f"set a timer for {n} minutes", {"tool": "set_timer", "arguments": {"duration_seconds": 60 * n}},
+                        category="set_timer") for n in range(1, 6)]
+    write_jsonl(tmp_path / "dev.jsonl", rows)
+    assert [r.id for r in load_sets([tmp_path / "dev.jsonl"], 2)["dev"]] == [r.id for r in rows[:2]]
+    assert len(load_sets([tmp_path / "dev.jsonl"], 0)["dev"]) == 5
+    with pytest.raises(SpecError, match="sets.golden: role 'golden'"):
+        load_sets([tmp_path / "golden.jsonl"], 0, spec)  # a set with a role must exist
+
+
+def test_few_shot_shows_every_category_before_repeating(row_factory):
+    rows = [row_factory(f"a{i}", "x", category="a") for i in range(5)] + [row_factory("b0", "y", category="b")]
+    shots = few_shot(rows, 3, seed=1)
+    assert {s.provenance.category for s in shots[:2]} == {"a", "b"} and len(shots) == 3
+    assert [s.id for s in few_shot(rows, 3, seed=1)] == [s.id for s in shots]  # seeded
+
+
+def test_the_prompt_is_system_shots_then_the_row(row_factory):
+    row = row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}})
+    shot = row_factory("set a timer for 1 minute", {"tool": "set_timer", "arguments": {"duration_seconds": 60}})
+    msgs = messages_for(row, "SYS", [shot])
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert msgs[0]["content"] == "SYS" and msgs[2]["content"] == shot.assistant and msgs[-1]["content"] == row.user
+
+
+def test_a_function_is_scored_like_a_model_and_predictions_are_written(tmp_path, row_factory, spec):
+    rows = [row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}},
+                        category="get_weather")]
+    scored = run_function(lambda text: rows[0].assistant, {"dev": rows}, spec)
+    assert summaries(scored, spec)["dev"]["exact_match"] == 1.0
+    write_predictions(tmp_path, "rules_", scored)
+    line = json.loads((tmp_path / "rules_dev.jsonl").read_text())
+    assert line["id"] == rows[0].id
