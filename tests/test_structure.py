@@ -63,6 +63,30 @@ def test_the_package_has_no_import_cycle():
             visit(mod, [])
 
 
+# The package's layers, lowest first. A module imports only from its own layer or below (the cycle
+# test keeps each layer acyclic); a new module must be placed here.
+LAYERS = [
+    # foundation: params, files, rows, the task spec, model loading
+    {"", "config", "common", "text", "tokens", "registry", "embeddings", "modeling", "evalspec", "rows", "spec"},
+    # building blocks: checks, scores, grammars, formats, teachers, training
+    {"gates", "metrics", "templates", "formats", "privacy", "ledger", "dedupe", "splitting", "diversity", "summary",
+     "teachers", "teachers.base", "teachers.template", "teachers.llm", "teachers.anthropic_api",
+     "teachers.openai_api", "teachers.factory", "training", "training.backends", "training.data", "training.launch",
+     "training.steps", "training.outputs", "training.loop"},
+    # stage logic: what a stage script wires together
+    {"validation", "review", "judge", "generation", "ingest", "evaluation", "error_analysis", "export", "parity",
+     "report", "card", "taskkit"},
+]
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    layer_of = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    assert set(layer_of) == set(MODULES), f"place these in LAYERS: {sorted(set(MODULES) ^ set(layer_of))}"
+    upward = [f"{m} (layer {layer_of[m]}) imports {d} (layer {layer_of[d]})" for m, p in sorted(MODULES.items())
+              for d in sorted(_imports(p)) if layer_of[d] > layer_of[m]]
+    assert upward == []
+
+
 def test_the_tests_mirror_the_package():
     """Each package module has its own test module, named after it: `gates.py` -> test_gates.py,
     `training/steps.py` -> test_training_steps.py (stage and end-to-end tests come on top)."""
