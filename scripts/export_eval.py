@@ -4,7 +4,7 @@
         --gguf outputs/gguf --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl \
         --predictions outputs/predictions --report outputs/eval_reports/export_parity.md \
         --metrics metrics/export_eval.json --details outputs/details/export_eval.json \
-        --timings outputs/timings/export_eval.json
+        --shipped outputs/details/export_shipped.json --timings outputs/timings/export_eval.json
 
 The merged model runs with transformers; each GGUF runs with llama.cpp (greedy; chat template and stop
 tokens read from the file). Per artifact and set: exact match, JSON parse rate, the headline metric, the
@@ -16,7 +16,8 @@ tolerance could not tell noise from loss.
 Gate `export_parity`: every artifact within `export.max_drop` of the adapter's exact match on the same
 golden rows (from eval's predictions), and no runaway row. The report marks which artifacts ship (the
 merged model and the GGUF the Modelfile loads, `export.modelfile_quant`), so a failing extra
-quantization is told apart from a failing release. `export.strict: true` makes a failed gate fail the
+quantization is told apart from a failing release; --shipped holds the shipped artifacts alone, which
+is all release reads (so changing the other quantizations does not rerun it). `export.strict: true` makes a failed gate fail the
 stage (after writing the report).
 """
 
@@ -29,7 +30,8 @@ from pathlib import Path
 from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.evaluation import load_sets
 from slm_factory.export import run_gguf, run_transformers
-from slm_factory.parity import MERGED, figures, parity, reference_exact, report, shipped_artifacts, speed
+from slm_factory.parity import (MERGED, figures, parity, reference_exact, report, shipped_artifacts, shipped_only,
+                                speed)
 from slm_factory.spec import TaskSpec
 
 log = get_logger("export_eval")
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--report", type=Path, required=True, help="out: the parity report (markdown)")
     ap.add_argument("--metrics", type=Path, required=True, help="out: the gate and the worst drop (DVC metrics)")
     ap.add_argument("--details", type=Path, required=True, help="out: figures per artifact and the gate")
+    ap.add_argument("--shipped", type=Path, required=True,
+                    help="out: the shipped artifacts' figures and gate alone (what release reads)")
     ap.add_argument("--timings", type=Path, help="out: tokens/s and peak RSS per artifact (no stage depends on it)")
     a = ap.parse_args(argv)
     params = load_params(a.params, PARAMS)
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(a.metrics, {"export_parity": gate["pass"], "worst_drop": max(drops) if drops else None})
     write_json(a.details, {"export_parity": gate["pass"], "shipped_parity": gate["shipped_pass"],
                            "artifacts": artifacts, "parity": gate})
+    write_json(a.shipped, shipped_only(artifacts, gate))
     if a.timings is not None:
         write_json(a.timings, timings)
     log.info("export_parity: %s", "PASS" if gate["pass"] else "FAIL")

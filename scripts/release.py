@@ -1,16 +1,19 @@
 """release: the model card, the dataset as a Hugging Face dataset with its card, and a manifest of
-every artifact (sha256, size), linked to its run in registry/release.json.
+every shipped artifact (sha256, size), linked to its run in registry/release.json.
 
     python scripts/release.py --params params.yaml --specs specs --task-md task.md \
         --train data/train.jsonl --dev data/eval/dev.jsonl --test data/eval/test.jsonl \
         --dataset registry/dataset.json --run registry/run.json --details-dir outputs/details \
         --comparison outputs/eval_reports/comparison.json --details outputs/eval_reports/details.json \
-        --merged outputs/merged --gguf outputs/gguf \
+        --export outputs/details/export_shipped.json --merged outputs/merged \
+        --gguf outputs/gguf/model-q8_0.gguf \
         --modelfile outputs/Modelfile --card outputs/model_card.md --out outputs/release \
         --registry registry/release.json
 
 Reads only what earlier stages wrote; writes the card, outputs/release/dataset/ (parquet per split +
-README.md) and outputs/release/manifest.json.
+README.md) and outputs/release/manifest.json. What ships is the merged model, the GGUF the Modelfile
+loads (`export.modelfile_quant`), the Modelfile, the card and the dataset: other quantizations stay in
+outputs/gguf with their figures in export_eval's report, and changing them does not rerun this stage.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
                        ("--dataset", "split's dataset record"), ("--run", "report's run record"),
                        ("--details-dir", "folder of the stages' details files (<stage>.json)"),
                        ("--comparison", "eval's comparison table"), ("--details", "eval's details (release gates)"),
+                       ("--export", "export_eval's shipped artifacts: figures and parity"),
                        ("--merged", "export's merged model"),
-                       ("--gguf", "export's GGUF folder"), ("--modelfile", "export's Modelfile"),
+                       ("--gguf", "the GGUF the Modelfile loads"), ("--modelfile", "export's Modelfile"),
                        ("--card", "out: the model card"), ("--out", "out: the release folder"),
                        ("--registry", "out: this release's record")]:
         ap.add_argument(flag, type=Path, required=True, help=what)
@@ -51,13 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(a.params, PARAMS)
     spec = TaskSpec.load(a.specs)
     m = {name: read_json(a.details_dir / f"{name}.json") for name in
-         ("generate", "validate", "dedupe", "split", "train", "analyze_errors", "export_eval")}
+         ("generate", "validate", "dedupe", "split", "train", "analyze_errors")}
+    shipped = read_json(a.export)
     dataset, run = read_json(a.dataset), read_json(a.run)
     gates = read_json(a.details)["release_gates"]
     card = model_card(task_name=spec.name, task_md=a.task_md.read_text(), params=params, train=m["train"],
                       dataset=dataset, generate=m["generate"], validate=m["validate"], dedupe=m["dedupe"],
                       comparison=read_json(a.comparison), columns=spec.eval.columns(), gates=gates,
-                      export=m["export_eval"], errors=m["analyze_errors"], headline=spec.eval.headline,
+                      export=shipped, errors=m["analyze_errors"], headline=spec.eval.headline,
                       model_name=f"{spec.name}-{params.base_model.split('/')[-1].split(':')[-1]}")
     a.card.parent.mkdir(parents=True, exist_ok=True)
     a.card.write_text(card)
@@ -78,10 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     root = a.card.parent
     files = manifest_entries(root, [a.merged, a.gguf, a.modelfile, a.card, ds_dir])
     manifest = {"task": spec.name, "run_id": run.get("run_id"), "dataset_version": m["split"]["dataset_version"],
-                "export_parity": m["export_eval"].get("export_parity"), "files": files}
+                "shipped_parity": shipped["shipped_parity"], "files": files}
     write_json(a.out / "manifest.json", manifest)
     record = {"run_id": run.get("run_id"), "task": spec.name, "dataset_version": manifest["dataset_version"],
-              "export_parity": manifest["export_parity"],
+              "shipped_parity": manifest["shipped_parity"],
               "artifacts": {f["path"]: f["sha256"] for f in files if f["path"].endswith((".gguf", ".safetensors"))}}
     write_json(a.registry, {"release_id": run.get("run_id"), **record})
     log.info("release of run %s recorded in %s", run.get("run_id"), a.registry)

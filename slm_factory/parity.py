@@ -61,6 +61,17 @@ def parity(artifacts: dict[str, dict], ref: float | None, judged_on: str, max_dr
             "shipped_pass": all(v["pass"] for v in out.values() if v["shipped"]) and any(v["shipped"] for v in out.values())}
 
 
+def shipped_only(artifacts: dict[str, dict], gate: dict) -> dict:
+    """What the release reads: the shipped artifacts' figures and verdicts, and their gate. Nothing
+    about an artifact that does not ship, so a change to `export.quantizations` leaves this file, and
+    so the release, as it was (the full table is export_eval's details and report)."""
+    names = [n for n, v in gate["artifacts"].items() if v["shipped"]]
+    return {"shipped_parity": gate["shipped_pass"],
+            "parity": {"judged_on": gate["judged_on"], "max_drop": gate["max_drop"],
+                       "artifacts": {n: gate["artifacts"][n] for n in names}},
+            "artifacts": {n: artifacts[n] for n in names}}
+
+
 def report(artifacts: dict[str, dict], gate: dict, spec: TaskSpec) -> str:
     """The parity report (markdown): every artifact's figures, then each one's verdict and the gate."""
     sets = sorted({s for f in artifacts.values() for s in f["sets"]})

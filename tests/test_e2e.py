@@ -141,7 +141,10 @@ def test_repro_then_noop_then_experiment(repo, tmp_path):
     card = (repo / "outputs/model_card.md").read_text()
     assert card.startswith("---\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct") and "### Export parity" in card
     manifest = json.loads((repo / "outputs/release/manifest.json").read_text())
-    assert any(f["path"] == "gguf/model-q8_0.gguf" for f in manifest["files"])
+    shipped = {f["path"] for f in manifest["files"] if f["path"].startswith("gguf/")}
+    assert shipped == {"gguf/model-q8_0.gguf"} and manifest["shipped_parity"] == exp["shipped_parity"]
+    assert set(json.loads((repo / "outputs/details/export_shipped.json").read_text())["artifacts"]) == {
+        "merged (transformers)", "model-q8_0.gguf"}
     from datasets import load_dataset
 
     ds = load_dataset("parquet", data_dir=str(repo / "outputs/release/dataset"))
@@ -174,6 +177,9 @@ def test_repro_then_noop_then_experiment(repo, tmp_path):
     ran = reran(sh(["dvc", "exp", "run", "-S", "baseline.few_shot=3"], repo))
     changed = (repo / "outputs/eval_reports/comparison.json").read_text() != table
     assert ran == {"baseline", "report"} | ({"release"} if changed else set())
+    # Another set of quantizations reruns export and export_eval; the release ships the Modelfile's
+    # GGUF, which comes out byte for byte the same, so it does not rerun.
+    assert reran(sh(["dvc", "exp", "run", "-S", "export.quantizations=[q8_0]"], repo)) == {"export", "export_eval"}
     # A comment in a spec file reruns only the stage reading it, asks no teacher, and stops there.
     with (repo / "specs/templates.yaml").open("a") as f:
         f.write("# a comment changes no answer\n")
