@@ -42,13 +42,19 @@ eval scores them like golden), and only the rest go to training.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from .formats import FormatError, from_alpaca
+from .gates import LeakCheck, check_row
+from .ledger import RowsLost
 from .privacy import mask_obj, mask_text, privacy_gate
-from .rows import Message, Reason, Rejected, Row, conversation_row, role_problem
+from .rows import Message, Reason, Rejected, Row, conversation_row, iter_jsonl_raw, role_problem
 from .spec import TaskSpec
+
+log = logging.getLogger("slm_factory.ingest")
 
 INPUT_FORMATS = ("openai", "sharegpt", "alpaca", "production")
 
@@ -310,3 +316,71 @@ def route_production(rows: list[Row], quota: int, gate) -> tuple[list[Row], list
         else:
             eval_rows.append(row)
     return eval_rows, train_rows, rejected
+
+
+@dataclass
+class Imported:
+    """What the ingest stage writes: training rows per input file (by stem; a file with none still
+    gets its empty part), the production eval rows, every rejection, and the figures."""
+    train: dict[str, list[Row]]
+    eval_rows: list[Row]
+    rejected: list[Rejected]
+    metrics: dict
+
+
+def import_files(files: list[Path], spec: TaskSpec, settings: IngestSettings, *, max_line_bytes: int, pii: str,
+                 pii_region: str, eval_quota: int, min_user_chars: int) -> Imported:
+    """The ingest stage: each file's lines read (a line over `max_line_bytes` rejected unread), turned
+    into rows (`ingest_file`), passed through the privacy gate (`protect`), then production rows fill
+    the eval set up to `eval_quota` (`route_production`, gated like validate's rows) and the rest train.
+    Every example leaves as a training row, an eval row or a rejected record (RowsLost otherwise)."""
+    rejected: list[Rejected] = []
+    n_input = n_examples = 0
+    by_file: dict[str, dict] = {}
+    by_format: Counter = Counter()
+    per_file: list[tuple[str, list[Row]]] = []
+    for f in files:
+        lines, too_long = [], []
+        for line_no, text in iter_jsonl_raw(f):
+            if len(text.encode("utf-8", "surrogatepass")) > max_line_bytes:
+                too_long.append(Rejected(stage="ingest", batch=f"import_{f.stem}", line=line_no, raw=text[:2000],
+                                         reasons=[Reason(code="line_too_long", message=(
+                                             f"line over ingest.max_line_bytes ({max_line_bytes})"),
+                                             detail={"chars": len(text)})]))
+            else:
+                lines.append((line_no, text))
+        rows, rej, fmt = ingest_file(f.stem, lines, spec, settings)
+        n_examples += len(rows) + len(rej) + len(too_long)
+        rows, rej = protect(rows, too_long + rej, pii, spec.pii_allowed, pii_region)
+        rej = sorted(rej, key=lambda r: r.line or 0)
+        per_file.append((f.stem, rows))
+        rejected += rej
+        n_input += len(lines) + len(too_long)
+        by_file[f.stem] = {"format": fmt, "input": len(lines) + len(too_long), "examples": len(rows) + len(rej),
+                           "rows": len(rows), "rejected": len(rej)}
+        by_format[fmt or "none"] += len(rows)
+        log.info("%s: %s, %d lines -> %d rows, %d rejected", f.name, fmt, len(lines) + len(too_long), len(rows),
+                 len(rej))
+    leak = LeakCheck(spec.leak_patterns)
+    eval_rows, train_rows, eval_rej = route_production(
+        [r for _, rows in per_file for r in rows], eval_quota, lambda r: check_row(r, spec, leak, min_user_chars))
+    train: dict[str, list[Row]] = {}
+    for stem, _ in per_file:
+        train[stem] = [r for r in train_rows if r.provenance.batch == f"import_{stem}"]
+        by_file[stem].update(imported=len(train[stem]),
+                             eval=sum(1 for r in eval_rows if r.provenance.batch == f"import_{stem}"))
+    for r in eval_rej:  # a production row the contract gates kept out of the eval set
+        by_file[r.batch.removeprefix("import_")]["rejected"] += 1
+    rejected += eval_rej
+    n_rows = sum(len(v) for v in train.values())
+    if n_examples != n_rows + len(eval_rows) + len(rejected):
+        raise RowsLost(f"ingest: examples {n_examples} != {n_rows} imported + {len(eval_rows)} eval + "
+                       f"{len(rejected)} rejected")
+    metrics = {
+        "input": n_input, "examples": n_examples, "imported": n_rows, "eval": len(eval_rows),
+        "rejected": len(rejected), "files": len(files), "eval_quota": eval_quota,
+        "imported_by_format": dict(sorted(by_format.items())),
+        "rejected_by_reason": dict(sorted(Counter(x.code for r in rejected for x in r.reasons).items())),
+        "pii_masked_rows": sum(1 for _, rows in per_file for r in rows if "pii_masked" in r.annotations),
+        "by_file": by_file}
+    return Imported(train=train, eval_rows=eval_rows, rejected=rejected, metrics=metrics)

@@ -342,3 +342,25 @@ def test_production_logs_fill_the_eval_set_first_and_no_pii_survives(tmp_path, t
         text = p.read_text()
         for secret in ("415-555-26", "4111 1111 1111 1111", "hunter1xyz"):
             assert secret not in text, f"{secret} in {p}"
+
+
+def test_import_files_routes_production_rows_and_accounts_for_each_example(tmp_path, spec):
+    """The stage's function, without the script: two files, a line over the byte bound, a production
+    row the contract gate refuses, a quota of one; every example leaves exactly once."""
+    from slm_factory.ingest import import_files
+
+    timer = {"tool": "set_timer", "arguments": {"duration_seconds": 300}}
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(o) for o in [
+        {"input": "hi", "output": {"tool": "no_tool", "arguments": {}}},  # too short for the eval gate
+        {"input": "set a timer for 5 minutes", "output": timer},
+        {"input": "set a timer for five minutes please", "output": timer},
+        {"input": "set a timer for 5 minutes " + "y" * 400, "output": timer}]) + "\n")
+    (tmp_path / "b.jsonl").write_text("")
+    settings = IngestSettings(format="auto", data_type="production_like", difficulty="medium", reasoning="last")
+    got = import_files([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], spec, settings, max_line_bytes=300, pii="mask",
+                       pii_region="US", eval_quota=1, min_user_chars=4)
+    assert [r.user for r in got.eval_rows] == ["set a timer for 5 minutes"]
+    assert [r.user for r in got.train["a"]] == ["set a timer for five minutes please"] and got.train["b"] == []
+    assert sorted(x.code for r in got.rejected for x in r.reasons) == ["line_too_long", "trivial"]
+    m = got.metrics
+    assert m["examples"] == m["imported"] + m["eval"] + m["rejected"] == 4 and m["files"] == 2

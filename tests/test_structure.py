@@ -74,8 +74,8 @@ LAYERS = [
      "teachers.openai_api", "teachers.factory", "training", "training.backends", "training.data", "training.launch",
      "training.steps", "training.outputs", "training.loop"},
     # stage logic: what a stage script wires together
-    {"validation", "review", "judge", "generation", "ingest", "evaluation", "error_analysis", "export", "parity",
-     "report", "card", "taskkit"},
+    {"validation", "review", "judge", "generation", "ingest", "evaluation", "baselines", "error_analysis", "export",
+     "parity", "report", "card", "taskkit"},
 ]
 
 
