@@ -1,6 +1,6 @@
 """Which stages one edit reruns, and how long the rerun takes: the "what reruns what" table.
 
-    python bench/dvc_reruns.py [--out bench/results/dvc_reruns.md]
+    python bench/dvc_reruns.py [--out bench/results/dvc_reruns.md] [--only TEXT]
 
 Copies the repo (code and specs, no results) to a temporary git repo on the tests' tiny profile,
 runs `dvc repro` once, commits, then for each edit: applies it, runs `dvc exp run` (params edits
@@ -79,7 +79,11 @@ def ran(out: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, help="also write the table here (markdown)")
+    ap.add_argument("--only", help="run only the edits whose label contains this text (e.g. quantizations)")
     a = ap.parse_args()
+    edits = [e for e in EDITS if a.only is None or a.only in e[0]]
+    if not edits:
+        raise SystemExit(f"no edit label contains {a.only!r}")
     with tempfile.TemporaryDirectory() as tmp:
         repo, cache = Path(tmp) / "repo", Path(tmp) / "cache"
         repo.mkdir()
@@ -95,7 +99,7 @@ def main() -> None:
         sh(["git", "add", "-A"], repo, env)
         sh(["git", "commit", "-qm", "baseline"], repo, env)
         rows = []
-        for label, path, overrides in EDITS:
+        for label, path, overrides in edits:
             if path:
                 with (repo / path).open("a") as f:
                     f.write("\n# an edit that changes nothing\n")
