@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,11 +79,17 @@ def undeclared_reads(repo: Path, audit: Path) -> dict[str, list[str]]:
     """{stage: files under the repo its processes opened for reading that are neither a declared dep
     nor one of its own outs} from the records tests/audit/sitecustomize.py wrote."""
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    task = yaml.safe_load((repo / "params.yaml").read_text())["task"]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+
+    def value(dotted: str) -> str:  # dvc.yaml's ${a.b} interpolation from params.yaml
+        node = params
+        for part in dotted.split("."):
+            node = node[part]
+        return str(node)
 
     def paths(entries: list) -> list[str]:
         names = [next(iter(e)) if isinstance(e, dict) else e for e in entries]
-        return [os.path.normpath(n.replace("${task}", task)) for n in names]
+        return [os.path.normpath(re.sub(r"\$\{([\w.]+)\}", lambda m: value(m.group(1)), n)) for n in names]
 
     root = str(repo.resolve())
     bad: dict[str, list[str]] = {}
