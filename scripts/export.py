@@ -6,7 +6,8 @@ tools, and write an Ollama Modelfile.
         --gguf outputs/gguf --modelfile outputs/Modelfile
 
 Outputs: the merged model (safetensors + tokenizer + chat template + generation config), an f16 GGUF
-and one GGUF per `export.quantizations`, and a Modelfile whose FROM is `export.modelfile_quant`. A base
+and one GGUF per `export.quantizations` (outputs/gguf/manifest.json: each one's size and sha256), and a
+Modelfile whose FROM is `export.modelfile_quant`. A base
 model llama.cpp's converter does not support still gets the merged model; the GGUF folder then holds
 only UNSUPPORTED.txt with the converter's reason, and the Modelfile says so.
 """
@@ -17,8 +18,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from slm_factory.common import get_logger, load_params
-from slm_factory.export import ExportError, check_quantizations, convert, merge, modelfile, quantize, stop_tokens
+from slm_factory.common import get_logger, load_params, write_json
+from slm_factory.export import (ExportError, check_quantizations, convert, manifest_entries, merge, modelfile, quantize,
+                                stop_tokens)
 from slm_factory.spec import TaskSpec
 
 log = get_logger("export")
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         for q in quants:
             quantize(f16, a.gguf / f"model-{q}.gguf", q)
         log.info("GGUF: %s", sorted(p.name for p in a.gguf.glob("*.gguf")))
+        # every GGUF made, shipped or not, with its size and sha256 (the release manifest lists what ships)
+        write_json(a.gguf / "manifest.json", manifest_entries(a.gguf, sorted(a.gguf.glob("*.gguf"))))
         text = modelfile(tok, f"model-{cfg.modelfile_quant}.gguf", spec.system_prompt, stop_tokens(tok))
     except ExportError as e:
         # The merged model stands on its own; say plainly why there is no GGUF.

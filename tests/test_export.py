@@ -1,6 +1,8 @@
 """Export: the Modelfile template is the chat template byte for byte; llama.cpp's own converter and
 quantizer make GGUFs whose metadata carry the tokenizer's template and EOS; the parity gate can fail."""
 
+import hashlib
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -92,7 +94,11 @@ def test_export_with_llama_cpp_and_run_every_artifact(tokenizer_dir, tmp_path):
 
     tok = tiny_export(tokenizer_dir, tmp_path)
     AutoModelForCausalLM.from_pretrained(tmp_path / "merged")  # plain transformers, no peft
-    assert sorted(p.name for p in (tmp_path / "gguf").iterdir()) == ["model-f16.gguf", "model-q8_0.gguf"]
+    assert sorted(p.name for p in (tmp_path / "gguf").iterdir()) == ["manifest.json", "model-f16.gguf", "model-q8_0.gguf"]
+    listed = json.loads((tmp_path / "gguf/manifest.json").read_text())
+    assert [(f["path"], f["bytes"]) for f in listed] == [
+        (n, (tmp_path / "gguf" / n).stat().st_size) for n in ("model-f16.gguf", "model-q8_0.gguf")]
+    assert listed[1]["sha256"] == hashlib.sha256((tmp_path / "gguf/model-q8_0.gguf").read_bytes()).hexdigest()
     meta = gguf_metadata(tmp_path / "gguf/model-q8_0.gguf")
     assert meta["eos_token"] == "<|im_end|>" and meta["chat_template"] == tok.chat_template
     assert (tmp_path / "Modelfile").read_text().startswith("FROM ./gguf/model-q8_0.gguf")
