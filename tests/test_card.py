@@ -5,10 +5,9 @@ import yaml
 from slm_factory.card import dataset_card, model_card
 from slm_factory.config import load
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-RELEASE_PARAMS = ("base_model", "lora_rank", "lora_alpha", "learning_rate", "teacher.provider", "teacher.model",
-                  "train", "export.license", "export.tags", "export.modelfile_quant")
+RELEASE_PARAMS = load_script("release").PARAMS  # what the release stage declares
 
 
 def test_the_model_card_header_and_sections_come_from_the_records(spec):

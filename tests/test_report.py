@@ -4,9 +4,9 @@ from slm_factory.config import load
 from slm_factory.report import comparison, markdown, run_record
 from slm_factory.rows import write_jsonl
 
-from conftest import ROOT, typed_params
+from conftest import ROOT, load_script, typed_params
 
-REPORT_PARAMS = ("task", "base_model", "lora_rank", "lora_alpha", "learning_rate", "epochs", "train", "eval")
+REPORT_PARAMS = load_script("report").PARAMS  # what the report stage declares
 
 
 def figures(spec, value: float) -> dict:
