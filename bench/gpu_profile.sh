@@ -12,7 +12,8 @@
 # LAYERS and SEED override train.lora_layers and train.seed; GPUS and ACCEL set train.num_gpus and
 # train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
 # TRAIN trains from another rows file
-# (bench/data_scaling.sh uses it for subsets of data/train.jsonl).
+# (bench/data_scaling.sh uses it for subsets of data/train.jsonl). SOUP="NAME1 NAME2 ..." trains nothing: the
+# profile's adapter is the mean of those earlier profiles' adapters in OUT (an adapter soup), then scored the same.
 # BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
 # data/train.jsonl (with the dev curve), then scores dev, golden, adversarial and test (eval.release)
 # with scripts/eval.py; OUT/NAME/ holds the adapter, figures and predictions, and one summary line per
@@ -45,9 +46,15 @@ p["eval"].update(release=True, batch_size=64)
 yaml.safe_dump(p, open(sys.argv[2], "w"))
 EOF
   start=$(date +%s)
+  if [ -n "${SOUP:-}" ]; then  # no training: the mean of earlier profiles' adapters (slm_factory.training.soup)
+    "$PY" -c 'import json, sys; from slm_factory.training.soup import average_adapters as avg
+print(json.dumps(avg(sys.argv[1], sys.argv[3:], sys.argv[2])))' "$OUT/base_model" "$D/adapter" \
+      $(for n in $SOUP; do echo "$OUT/$n/adapter"; done) > "$D/train_details.json" 2> "$D/train.log"
+  else
   "$PY" scripts/train.py --params "$D/params.yaml" --base-model "$OUT/base_model" --train "${TRAIN:-data/train.jsonl}" \
     --dev data/eval/dev.jsonl --out "$D/adapter" --loss-csv "$D/train_loss.csv" --dev-curve "$D/train_dev_curve.csv" \
     --metrics "$D/train.json" --details "$D/train_details.json" --timings "$D/train_timings.json" > "$D/train.log" 2>&1
+  fi
   "$PY" scripts/eval.py --params "$D/params.yaml" --specs specs --base-model "$OUT/base_model" --adapter "$D/adapter" \
     --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl --test data/eval/test.jsonl \
     --out "$D/eval" --predictions "$D/predictions" --metrics "$D/eval.json" --timings "$D/eval_timings.json" \
@@ -58,7 +65,7 @@ d, name, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 details = json.load(open(f"{d}/eval/details.json"))
 keys = ("exact_match", "tool_accuracy", "arguments_required_accuracy", "json_parse_rate", "unsafe_rate", "no_tool_recall")
 print(json.dumps({"profile": name, "params": {k: v for k, v in json.load(open(f"{d}/train_details.json")).items()
-                                              if k in ("steps", "train_rows", "final_loss")},
+                                              if k in ("steps", "train_rows", "final_loss", "adapters", "rank")},
                   "seconds": seconds, "gates": details["release_gates"],
                   **{s: {k: v.get(k) for k in keys} for s, v in details["summaries"].items()}}))
 EOF

@@ -72,7 +72,7 @@ LAYERS = [
     {"gates", "metrics", "templates", "formats", "privacy", "ledger", "dedupe", "splitting", "diversity", "summary",
      "teachers", "teachers.base", "teachers.template", "teachers.llm", "teachers.anthropic_api",
      "teachers.openai_api", "teachers.factory", "training", "training.backends", "training.data", "training.launch",
-     "training.steps", "training.outputs", "training.loop"},
+     "training.steps", "training.outputs", "training.loop", "training.soup"},
     # stage logic: what a stage script wires together
     {"validation", "review", "judge", "generation", "ingest", "evaluation", "baselines", "error_analysis", "export",
      "parity", "report", "card", "taskkit"},

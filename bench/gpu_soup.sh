@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Adapter soups on the GPU profile: train one recipe with several seeds side by side on one GPU (a 135M
+# model leaves most of it idle), then score the mean adapter of each group of seeds
+# (slm_factory.training.soup) the same way bench/gpu_profile.sh scores a single training.
+#
+#   bash bench/gpu_soup.sh OUT BASE_MODEL "SEED SEED ..." ["SOUP_SEEDS" ...]
+#   e.g. bash bench/gpu_soup.sh /tmp/soup /tmp/model.gguf "42 7 1 2" "42 7" "1 2" "42 7 1 2"
+#
+# RECIPE="EPOCHS LR RANK" sets the recipe (default the GPU profile's "8 0.001 64"); each seed's profile is
+# OUT/sSEED, each soup's OUT/soup-SEED-SEED; one summary line each goes to OUT/summary.jsonl.
+set -euo pipefail
+OUT=$1; BASE=$2; SEEDS=$3; shift 3
+read -r EPOCHS LR RANK <<< "${RECIPE:-8 0.001 64}"
+HERE=$(dirname "$0")
+bash "$HERE/gpu_profile.sh" "$OUT" "$BASE"  # only prepares the base model, once for every seed
+for s in $SEEDS; do
+  SEED=$s bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "s$s" "$EPOCHS" "$LR" "$RANK" &
+done
+wait
+for group in "$@"; do
+  names=$(for s in $group; do printf 's%s ' "$s"; done)
+  SOUP="$names" bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "soup-${group// /-}" "$EPOCHS" "$LR" "$RANK" &
+done
+wait
