@@ -9,7 +9,8 @@
 #
 # MAX_STEPS, BATCH and DROPOUT in the environment override the profile's 0 (= EPOCHS), 16 and 0.05: e.g.
 # MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly);
-# LAYERS and SEED override train.lora_layers and train.seed; GPUS and ACCEL set train.num_gpus and
+# LAYERS and SEED override train.lora_layers and train.seed, SOUP_SEEDS="42 7 1 2" sets train.soup_seeds (the train
+# stage's own adapter soup); GPUS and ACCEL set train.num_gpus and
 # train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
 # TRAIN trains from another rows file
 # (bench/data_scaling.sh uses it for subsets of data/train.jsonl). SOUP="NAME1 NAME2 ..." trains nothing: the
@@ -41,6 +42,7 @@ p["train"].update(max_steps=int(os.environ.get("MAX_STEPS", 0)), batch_size=int(
                   lora_dropout=float(os.environ.get("DROPOUT", 0.05)),
                   lora_layers=int(os.environ.get("LAYERS", p["train"]["lora_layers"])),
                   seed=int(os.environ.get("SEED", p["train"]["seed"])),
+                  soup_seeds=[int(x) for x in os.environ.get("SOUP_SEEDS", "").split()],
                   num_gpus=int(os.environ.get("GPUS", 1)), accelerate_config=os.environ.get("ACCEL") or None)
 p["eval"].update(release=True, batch_size=64)
 yaml.safe_dump(p, open(sys.argv[2], "w"))

@@ -15,14 +15,12 @@ beside the baselines. Any rows file, outside the pipeline (same figures in --out
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from slm_factory import modeling
 from slm_factory.common import get_logger, load_params, write_json
-from slm_factory.evaluation import load_sets, run_model, summaries, write_predictions
-from slm_factory.metrics import confusion_rows, headline_figures, release_gates
-from slm_factory.spec import SpecError, TaskSpec
+from slm_factory.evaluation import evaluate_model, load_sets, sets_to_score, write_report
+from slm_factory.spec import TaskSpec
 
 log = get_logger("eval")
 PARAMS = ("eval",)  # exactly the stage's params in dvc.yaml
@@ -48,57 +46,13 @@ def main(argv: list[str] | None = None) -> None:
     spec = TaskSpec.load(a.specs)
     ev = spec.eval
     paths = list(a.eval) + ([a.test] if a.test and cfg.release else [])
-    sets = load_sets(paths, cfg.limit, spec)
-    # A set no role names may be empty (data/eval/production.jsonl before any production log is
-    # imported): there is nothing to score, and no figure is better than a 0/0 one.
-    for name in [s for s, rows in sets.items() if not rows and s not in ev.sets]:
-        log.info("%s: empty, not scored", name)
-        del sets[name]
-    if a.metrics:  # the pipeline form scores every set the spec gives a role (test only on release)
-        missing = [s for s, role in ev.sets.items() if role != "test" and s not in sets]
-        if missing:
-            raise SpecError(f"{spec.eval_path()}: sets: {missing} have roles but no --eval file of that name "
-                            f"was given (got {sorted(sets)})")
+    sets = sets_to_score(load_sets(paths, cfg.limit, spec), spec, pipeline=a.metrics is not None)
     model, tok = modeling.load(a.base_model, a.adapter)
-    scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens, cfg.batch_size)
-    a.out.mkdir(parents=True, exist_ok=True)
-    write_predictions(a.predictions or a.out, "predictions_", scored)
-    results = summaries(scored, spec)
-    constrained = None
-    if cfg.constrained:
-        # The same model, decoding inside the contract's JSON grammar (xgrammar): what constrained
-        # serving would score, and what it costs in speed, measured in this run.
-        grammar = modeling.json_grammar(tok, model, spec.json_schema())
-        c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens,
-                                      cfg.batch_size, grammar=grammar)
-        write_predictions(a.predictions or a.out, "constrained_", c_scored)
-        constrained = summaries(c_scored, spec)
-        speed.update(constrained_tokens_per_second=c_speed["tokens_per_second"],
-                     constrained_seconds=c_speed["generation_seconds"],
-                     constrained_time_ratio=round(c_speed["generation_seconds"] / speed["generation_seconds"], 2)
-                     if speed["generation_seconds"] else None)
-    # Gates are judged on test when it was scored (a release decision), else on dev.
-    main_set = next((s for role in ("test", "dev") for s in results if ev.role_of(s) == role), next(iter(results)))
-    gates = release_gates(results, spec, main_set)
-    first = next(iter(scored))
-    with (a.out / "confusion.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["actual", "predicted"])
-        w.writeheader()
-        w.writerows(confusion_rows(scored[first]))
-    write_json(a.out / "details.json", {"summaries": results, "release_gates": gates, "gates_judged_on": main_set,
-                                        **({"constrained": constrained} if constrained else {})})
-    if a.metrics:
-        write_json(a.metrics, {**{s: {ev.headline: r.get(ev.headline)} for s, r in results.items()},
-                               "release_gates": {"all_pass": gates["all_pass"],
-                                                 "passed": sum(1 for g in gates.values()
-                                                               if isinstance(g, dict) and g["pass"])},
-                               **({"constrained": {s: {ev.headline: r.get(ev.headline)} for s, r in constrained.items()}}
-                                  if constrained else {})})
-    else:
-        write_json(a.out / "metrics.json", {s: headline_figures(r) for s, r in results.items()})
+    result = evaluate_model(model, tok, sets, spec, cfg, a.predictions or a.out)
+    write_report(result, spec, a.out, a.metrics)
     if a.timings is not None:
-        write_json(a.timings, speed)
-    log.info("%s: %s", ev.headline, {s: r.get(ev.headline) for s, r in results.items()})
+        write_json(a.timings, result.speed)
+    log.info("%s: %s", ev.headline, {s: r.get(ev.headline) for s, r in result.results.items()})
 
 
 if __name__ == "__main__":

@@ -23,8 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from slm_factory.common import get_logger, write_json
-from slm_factory.config import load as load_params
+from slm_factory.common import get_logger, load_params, write_json
 from slm_factory.formats import FORMATS, convert, tools_from_schema
 from slm_factory.rows import read_rows, write_jsonl
 from slm_factory.spec import SpecError, TaskSpec

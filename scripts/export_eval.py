@@ -17,8 +17,8 @@ Gate `export_parity`: every artifact within `export.max_drop` of the adapter's e
 golden rows (from eval's predictions), and no runaway row. The report marks which artifacts ship (the
 merged model and the GGUF the Modelfile loads, `export.modelfile_quant`), so a failing extra
 quantization is told apart from a failing release; --shipped holds the shipped artifacts alone, which
-is all release reads (so changing the other quantizations does not rerun it). `export.strict: true` makes a failed gate fail the
-stage (after writing the report).
+is all release reads (so changing the other quantizations does not rerun it). `export.strict: true`
+makes a failed gate fail the stage (after writing the report).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ A run's record (registry/run.json) is written by the report stage and committed 
 kept in the experiment's commit by `dvc exp run`; git is the registry's history, so nothing is
 appended and DVC's run-cache stays on. `restore` applies the experiment (`dvc exp apply`) or the
 commit's files (`git checkout REV -- .` + `dvc checkout`) to the workspace, HEAD unchanged, then
-re-hashes the splits and the adapter against the record. Files not in the local DVC cache come from the remote: run `dvc pull` when told.
+re-hashes the splits and the adapter against the record. Files not in the local DVC cache come from the
+remote: run `dvc pull` when told.
 """
 
 from __future__ import annotations

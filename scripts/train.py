@@ -9,7 +9,8 @@ own process (training/train_<backend>.py) with the same arguments, so CPU runs n
 `train.batch_size` is per GPU), or with `train.accelerate_config` (an `accelerate config` file:
 configs/accelerate/zero2.yaml for DeepSpeed ZeRO-2, fsdp.yaml for FSDP) instead of plain DDP. The
 config file's content is not a DVC dependency (it is only read when named): after editing one in use,
-`dvc repro -f train`.
+`dvc repro -f train`. `train.soup_seeds` (two or more seeds) trains the recipe once per seed and writes the
+mean of their adapters (slm_factory/training/soup.py; the curves and headline figures are the first seed's).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from slm_factory.common import get_logger, load_params
 from slm_factory.training.launch import (BACKENDS, check_accelerate_config, check_gpus, launch_command, pick_backend,
                                          process_env)
+from slm_factory.training.soup import train_soup
 
 log = get_logger("train")
 PARAMS = ("lora_rank", "lora_alpha", "learning_rate", "epochs", "train")  # exactly the stage's params in dvc.yaml
@@ -52,9 +54,15 @@ def main(argv: list[str] | None = None) -> None:
     check_gpus(backend, num_gpus, torch.cuda.device_count())
     check_accelerate_config(cfg.accelerate_config, importlib.util.find_spec("deepspeed") is not None)
     script = Path(__file__).resolve().parents[1] / "training" / BACKENDS[backend]
+    env = process_env(dict(os.environ), num_gpus, torch.cuda.device_count())
+    if cfg.soup_seeds:
+        log.info("backend: %s, an adapter soup of seeds %s", backend, cfg.soup_seeds)
+        train_soup(argv, cfg.soup_seeds, lambda args: launch_command(sys.executable, script, args, 1, None), env,
+                   side_by_side=torch.cuda.is_available())
+        return
     cmd = launch_command(sys.executable, script, argv, num_gpus, cfg.accelerate_config)
     log.info("backend: %s%s", backend, f" on {num_gpus} GPUs" if num_gpus > 1 else "")
-    raise SystemExit(subprocess.call(cmd, env=process_env(dict(os.environ), num_gpus, torch.cuda.device_count())))
+    raise SystemExit(subprocess.call(cmd, env=env))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,16 @@ Fraction = Field(ge=0, le=1)
 G = TypeVar("G", bound="Group")
 
 
+def _field(key: str) -> str:
+    """The attribute that holds a params key: `validate` would shadow pydantic's own method."""
+    return "validate_" if key == "validate" else key
+
+
+def _key(field: str) -> str:
+    """The params key an attribute holds (the inverse of `_field`)."""
+    return "validate" if field == "validate_" else field
+
+
 class UndeclaredParam(AttributeError):
     """A stage read a params key that its dvc.yaml entry does not declare."""
 
@@ -38,7 +48,7 @@ class Group(BaseModel):
                 return super().__getattr__(name)
             except AttributeError:
                 if name in type(self).model_fields:
-                    key = "validate" if name == "validate_" else name
+                    key = _key(name)
                     raise UndeclaredParam(f"params key {key!r} ({type(self).__name__}) is not declared for this "
                                           "stage in dvc.yaml; add it to the stage's params") from None
                 raise
@@ -163,6 +173,18 @@ class Train(Group):
     eval_rows: int = Positive
     warmup_ratio: float = Fraction
     seed: int
+    soup_seeds: list[int]
+
+    @model_validator(mode="after")
+    def _soup_on_one_device(self) -> "Train":
+        if len(set(self.soup_seeds)) != len(self.soup_seeds):
+            raise ValueError(f"train.soup_seeds repeats a seed: {self.soup_seeds}")
+        if len(self.soup_seeds) == 1:
+            raise ValueError("train.soup_seeds averages two or more trainings; for one, set train.seed instead")
+        if self.soup_seeds and (self.num_gpus > 1 or self.accelerate_config):
+            raise ValueError("train.soup_seeds trains its seeds side by side on one GPU (or in turn on the CPU); "
+                             "it cannot be combined with train.num_gpus > 1 or train.accelerate_config")
+        return self
 
 
 class Eval(Group):
@@ -243,16 +265,12 @@ class ConfigError(ValueError):
 
 
 def _where(loc: tuple) -> str:
-    return ".".join("validate" if p == "validate_" else str(p) for p in loc)
-
-
-def _name(key: str) -> str:
-    return "validate_" if key == "validate" else key
+    return ".".join(_key(str(p)) for p in loc)
 
 
 def _validator(tops: frozenset[str]) -> type[Group]:
     """A model of just these top-level keys, with Params' types and constraints."""
-    fields: dict[str, Any] = {_name(k): (Params.model_fields[_name(k)].annotation, Params.model_fields[_name(k)])
+    fields: dict[str, Any] = {_field(k): (Params.model_fields[_field(k)].annotation, Params.model_fields[_field(k)])
                               for k in sorted(tops)}
     return create_model("Params", __base__=Group, **fields)
 
@@ -268,7 +286,7 @@ def load(path: str | Path, declared: list[str] | tuple[str, ...]) -> Params:
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping of keys to values")
-    unknown = sorted(set(raw) - {("validate" if n == "validate_" else n) for n in Params.model_fields})
+    unknown = sorted(set(raw) - {_key(n) for n in Params.model_fields})
     if unknown:
         raise ConfigError(f"{path}: unknown key '{unknown[0]}'")
     tops = frozenset(g.split(".")[0] for g in declared)
@@ -284,14 +302,14 @@ def load(path: str | Path, declared: list[str] | tuple[str, ...]) -> Params:
         raise ConfigError(f"{path}: {key}: {err['msg']}{got}") from None
     values: dict[str, Any] = {}
     for top in tops:
-        value = getattr(full, _name(top))
+        value = getattr(full, _field(top))
         if top not in declared:  # only `group.key` entries: a group holding just those keys
             keys = [g.partition(".")[2] for g in declared if g.split(".")[0] == top]
             for k in keys:
                 if k not in type(value).model_fields:
                     raise ConfigError(f"{path}: {top}.{k}: declared but not a key of {top}")
             value = type(value).model_construct(**{k: getattr(value, k) for k in keys})
-        values[_name(top)] = value
+        values[_field(top)] = value
     return Params.model_construct(**values)
 
 

@@ -1,15 +1,22 @@
-"""Running a model (or any predictor) over eval sets and scoring it; shared by baseline and eval."""
+"""Running a model (or any predictor) over eval sets and scoring it (baseline, eval, export_eval), and the eval
+stage's report of a model (`evaluate_model`, `write_report`)."""
 
 from __future__ import annotations
 
+import csv
+import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from . import modeling
-from .metrics import Scored, score_row, summarize
+from .common import write_json
+from .metrics import Scored, confusion_rows, headline_figures, release_gates, score_row, summarize
 from .rows import Row, read_rows, write_jsonl
 from .spec import SpecError, TaskSpec
+
+log = logging.getLogger("slm_factory.eval")  # the stage script gives it its handler (common.get_logger)
 
 
 def load_sets(paths: list[Path], limit: int = 0, spec: TaskSpec | None = None) -> dict[str, list[Row]]:
@@ -83,3 +90,77 @@ def summaries(scored: dict[str, list[Scored]], spec: TaskSpec) -> dict[str, dict
 def write_predictions(out_dir: Path, prefix: str, scored: dict[str, list[Scored]]) -> None:
     for name, s in scored.items():
         write_jsonl(out_dir / f"{prefix}{name}.jsonl", [x.to_dict() for x in s])
+
+
+def sets_to_score(sets: dict[str, list[Row]], spec: TaskSpec, pipeline: bool) -> dict[str, list[Row]]:
+    """The eval stage's sets: an empty set no role names is dropped (data/eval/production.jsonl before any
+    production log is imported: no figure is better than a 0/0 one). In the pipeline form every set the
+    spec gives a role must be there (test only on release); a missing one is a SpecError."""
+    ev = spec.eval
+    for name in [s for s, rows in sets.items() if not rows and s not in ev.sets]:
+        log.info("%s: empty, not scored", name)
+    kept = {s: rows for s, rows in sets.items() if rows or s in ev.sets}
+    if pipeline:
+        missing = [s for s, role in ev.sets.items() if role != "test" and s not in kept]
+        if missing:
+            raise SpecError(f"{spec.eval_path()}: sets: {missing} have roles but no --eval file of that name "
+                            f"was given (got {sorted(kept)})")
+    return kept
+
+
+@dataclass
+class ModelEval:
+    """One model scored on eval sets: per-row scores and per-set summaries, the same inside the contract's
+    JSON grammar when asked for (else None), and generation speed."""
+    scored: dict[str, list[Scored]]
+    results: dict[str, dict]
+    constrained: dict[str, dict] | None
+    speed: dict
+
+
+def evaluate_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, cfg, predictions: Path) -> ModelEval:
+    """Score `sets` with the model (`cfg`: the eval params group) and write each row's prediction under
+    `predictions` (predictions_<set>.jsonl; constrained_<set>.jsonl too when `cfg.constrained`)."""
+    scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens, cfg.batch_size)
+    write_predictions(predictions, "predictions_", scored)
+    constrained = None
+    if cfg.constrained:
+        # The same model, decoding inside the contract's JSON grammar (xgrammar): what constrained
+        # serving would score, and what it costs in speed, measured in this run.
+        grammar = modeling.json_grammar(tok, model, spec.json_schema())
+        c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens,
+                                      cfg.batch_size, grammar=grammar)
+        write_predictions(predictions, "constrained_", c_scored)
+        constrained = summaries(c_scored, spec)
+        speed.update(constrained_tokens_per_second=c_speed["tokens_per_second"],
+                     constrained_seconds=c_speed["generation_seconds"],
+                     constrained_time_ratio=round(c_speed["generation_seconds"] / speed["generation_seconds"], 2)
+                     if speed["generation_seconds"] else None)
+    return ModelEval(scored, summaries(scored, spec), constrained, speed)
+
+
+def write_report(result: ModelEval, spec: TaskSpec, out: Path, metrics: Path | None) -> dict:
+    """details.json (every figure and gate) and confusion.csv (of the first set) under `out`, and the headline
+    figures: to `metrics` (the pipeline's DVC metrics) or else out/metrics.json. Gates are judged on test
+    when it was scored (a release decision), else on dev. Returns the gates."""
+    ev, results, constrained = spec.eval, result.results, result.constrained
+    main_set = next((s for role in ("test", "dev") for s in results if ev.role_of(s) == role), next(iter(results)))
+    gates = release_gates(results, spec, main_set)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "confusion.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["actual", "predicted"])
+        w.writeheader()
+        w.writerows(confusion_rows(result.scored[next(iter(result.scored))]))
+    write_json(out / "details.json", {"summaries": results, "release_gates": gates, "gates_judged_on": main_set,
+                                      **({"constrained": constrained} if constrained else {})})
+
+    def headline(sets: dict[str, dict]) -> dict:
+        return {s: {ev.headline: r.get(ev.headline)} for s, r in sets.items()}
+
+    passed = sum(1 for g in gates.values() if isinstance(g, dict) and g["pass"])
+    if metrics:
+        write_json(metrics, {**headline(results), "release_gates": {"all_pass": gates["all_pass"], "passed": passed},
+                             **({"constrained": headline(constrained)} if constrained else {})})
+    else:
+        write_json(out / "metrics.json", {s: headline_figures(r) for s, r in results.items()})
+    return gates

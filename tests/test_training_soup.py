@@ -74,3 +74,59 @@ def test_a_soup_needs_two_adapters_with_the_same_targets(tokenizer_dir, tmp_path
     (b / "adapter_config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="different modules"):
         average_adapters(base, [a, b], tmp_path / "soup")
+
+
+def test_each_seed_trains_with_its_own_params_and_outputs(tmp_path):
+    from slm_factory.training.soup import seed_argv, seed_params
+
+    argv = ["--params", "params.yaml", "--base-model", "b", "--train", "t.jsonl", "--out=outputs/a",
+            "--loss-csv", "l.csv", "--metrics", "m.json", "--dev", "d.jsonl", "--dev-curve", "c.csv"]
+    got = seed_argv(argv, tmp_path / "seed-7")
+    assert got == ["--params", str(tmp_path / "seed-7/params.yaml"), "--base-model", "b", "--train", "t.jsonl",
+                   "--out", str(tmp_path / "seed-7/adapter"), "--loss-csv", str(tmp_path / "seed-7/train_loss.csv"),
+                   "--metrics", str(tmp_path / "seed-7/train.json"), "--dev", "d.jsonl",
+                   "--dev-curve", str(tmp_path / "seed-7/train_dev_curve.csv")]
+    params = {"epochs": 8, "train": {"seed": 42, "soup_seeds": [42, 7], "batch_size": 16}}
+    assert seed_params(params, 7) == {"epochs": 8, "train": {"seed": 7, "soup_seeds": [], "batch_size": 16}}
+    assert params["train"]["seed"] == 42  # the stage's own params are left alone
+
+
+def test_soup_seeds_are_checked_when_params_load():
+    from pydantic import ValidationError
+
+    from conftest import typed_params
+
+    assert typed_params({"train": {"soup_seeds": [42, 7]}}).train.soup_seeds == [42, 7]
+    for bad, why in (([7, 7], "repeats"), ([7], "two or more")):
+        with pytest.raises(ValidationError, match=why):
+            typed_params({"train": {"soup_seeds": bad}})
+    with pytest.raises(ValidationError, match="num_gpus"):
+        typed_params({"train": {"soup_seeds": [1, 2], "num_gpus": 2}})
+
+
+@pytest.mark.slow
+def test_the_train_stage_ships_the_mean_of_its_seeds(tokenizer_dir, tmp_path, row_factory):
+    import json
+
+    import yaml
+    from transformers import AutoTokenizer
+
+    from slm_factory.modeling import fix_special_tokens
+
+    from conftest import load_script, train_argv
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    fix_special_tokens(tok)
+    tok.save_pretrained(tmp_path / "tok")
+    base = tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+    argv = train_argv(tmp_path, base, row_factory) + ["--details", str(tmp_path / "details.json")]
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["train"]["soup_seeds"] = [1, 2]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    load_script("train").main(argv)
+    config = json.loads((tmp_path / "adapter/adapter_config.json").read_text())
+    details = json.loads((tmp_path / "details.json").read_text())
+    assert config["r"] == 8 and details["soup_seeds"] == [1, 2] and set(details["seed_final_losses"]) == {"1", "2"}
+    assert json.loads((tmp_path / "train.json").read_text())["steps"] == 3
+    assert (tmp_path / "loss.csv").exists() and (tmp_path / "adapter/tokenizer_config.json").exists()
+    assert not list(tmp_path.glob(".soup-*"))  # the seeds' scratch folder is gone

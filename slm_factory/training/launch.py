@@ -55,7 +55,8 @@ def check_accelerate_config(path: str | None, deepspeed_installed: bool) -> None
 
     p = Path(path)
     if not p.is_file():
-        raise SystemExit(f"train.accelerate_config: {path} does not exist (shipped: configs/accelerate/zero2.yaml, fsdp.yaml)")
+        raise SystemExit(f"train.accelerate_config: {path} does not exist "
+                         "(shipped: configs/accelerate/zero2.yaml, fsdp.yaml)")
     try:
         cfg = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
@@ -64,7 +65,8 @@ def check_accelerate_config(path: str | None, deepspeed_installed: bool) -> None
         raise SystemExit(f"train.accelerate_config: {path} has no distributed_type (write it with `accelerate config`)")
     if cfg["distributed_type"] == "DEEPSPEED":
         if not deepspeed_installed:
-            raise SystemExit(f"train.accelerate_config: {path} asks for DeepSpeed, which is not installed (pip install deepspeed)")
+            raise SystemExit(f"train.accelerate_config: {path} asks for DeepSpeed, which is not installed "
+                             "(pip install deepspeed)")
         ds_file = (cfg.get("deepspeed_config") or {}).get("deepspeed_config_file")
         if ds_file and not Path(ds_file).is_file():
             raise SystemExit(f"train.accelerate_config: {path} names {ds_file}, which does not exist")

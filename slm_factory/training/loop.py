@@ -96,6 +96,7 @@ def parse_args(doc: str, argv: list[str] | None):
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
     ap.add_argument("--details", type=Path, help="out: every figure (no timings)")
     ap.add_argument("--timings", type=Path, help="out: train seconds and tokens/s (no stage depends on it)")
-    ap.add_argument("--dev", type=Path, help="dev rows: the first train.eval_rows are scored every train.eval_every steps")
+    ap.add_argument("--dev", type=Path,
+                    help="dev rows: the first train.eval_rows are scored every train.eval_every steps")
     ap.add_argument("--dev-curve", type=Path, help="CSV of dev loss/token accuracy during training")
     return ap.parse_args(argv)

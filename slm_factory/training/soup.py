@@ -7,6 +7,9 @@ the inference cost of an ensemble. Built with PEFT's own `add_weighted_adapter(c
 which is exact: stacking the A matrices and the (weighted, scaled) B matrices gives a rank-sum adapter
 with update sum_i w_i * s_i * B_i A_i. The result is an ordinary PEFT adapter folder: eval, export and
 merge read it like any other.
+
+`train.soup_seeds` makes the train stage one: each seed trains as its own backend process (`seed_argv`,
+`seed_params`), side by side on a GPU, in turn on the CPU, then `collect` writes the stage's outputs.
 """
 
 from __future__ import annotations
@@ -55,3 +58,94 @@ def average_adapters(base_model: str | Path, adapters: list[str | Path], out: st
     save_tokenizer(AutoTokenizer.from_pretrained(str(paths[0])), out)
     rank = json.loads((out / "adapter_config.json").read_text())["r"]
     return {"adapters": [str(p) for p in paths], "rank": rank, "targets": len(targets[0])}
+
+
+# The backend's output flags (training.loop.parse_args): each seed of a soup writes them in its own folder.
+OUTPUT_FLAGS = {"--out": "adapter", "--loss-csv": "train_loss.csv", "--metrics": "train.json",
+                "--details": "train_details.json", "--timings": "train_timings.json",
+                "--dev-curve": "train_dev_curve.csv"}
+
+
+def seed_params(params: dict, seed: int) -> dict:
+    """The params one seed of a soup trains with: the same, with `train.seed` = seed and no soup."""
+    return {**params, "train": {**params["train"], "seed": seed, "soup_seeds": []}}
+
+
+def seed_argv(argv: list[str], folder: Path) -> list[str]:
+    """The backend's arguments for one seed: the same inputs, with --params and every output in `folder`
+    (`--flag value` and `--flag=value` both)."""
+    swap = {**OUTPUT_FLAGS, "--params": "params.yaml"}
+    out, i = [], 0
+    while i < len(argv):
+        flag, _, value = argv[i].partition("=")
+        if flag in swap:
+            out += [flag, str(folder / swap[flag])]
+            i += 1 if value else 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def collect(a, folders: dict[int, Path], seconds: float) -> dict:
+    """Write the train stage's declared outputs from a soup's seeds (`a`: training.loop.parse_args of the
+    stage's own arguments): --out gets the mean adapter; the loss and dev curves and the headline figures
+    are the first seed's (every seed's final loss is in --details); --timings the whole soup's wall time.
+    Returns the details written."""
+    import shutil
+
+    from ..common import write_json
+
+    seeds = list(folders)
+    first = folders[seeds[0]]
+    if a.out.exists():
+        shutil.rmtree(a.out)
+    made = average_adapters(a.base_model, [folders[s] / OUTPUT_FLAGS["--out"] for s in seeds], a.out)
+    for dest, name in ((a.loss_csv, "--loss-csv"), (a.metrics, "--metrics"), (a.dev_curve, "--dev-curve")):
+        if dest is not None and (first / OUTPUT_FLAGS[name]).exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(first / OUTPUT_FLAGS[name], dest)
+    details = json.loads((first / OUTPUT_FLAGS["--details"]).read_text()) if a.details else {}
+    details.update(soup_seeds=seeds, soup_rank=made["rank"], seed_final_losses={
+        str(s): json.loads((folders[s] / OUTPUT_FLAGS["--metrics"]).read_text()).get("final_loss") for s in seeds})
+    if a.details:
+        write_json(a.details, details)
+    if a.timings:
+        write_json(a.timings, {"train_seconds": round(seconds, 1), "seeds": len(seeds)})
+    return details
+
+
+def train_soup(argv: list[str], seeds: list[int], command, env: dict, side_by_side: bool) -> dict:
+    """The train stage with `train.soup_seeds`: train every seed as its own backend process (`command(argv)`
+    is that process's command line), side by side when `side_by_side` (a GPU: a small model leaves most of
+    it idle) else in turn (the CPU's cores go to one training at a time), in a scratch folder beside --out
+    that is removed afterwards; then `collect`. Raises SystemExit naming the seeds whose training failed."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    import yaml
+
+    from .loop import parse_args
+
+    a = parse_args("train", argv)
+    raw = yaml.safe_load(a.params.read_text())
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".soup-", dir=a.out.parent))
+    try:
+        t0 = time.perf_counter()
+        folders, procs = {}, {}
+        for seed in seeds:
+            folders[seed] = scratch / f"seed-{seed}"
+            folders[seed].mkdir()
+            (folders[seed] / "params.yaml").write_text(yaml.safe_dump(seed_params(raw, seed), sort_keys=False))
+            procs[seed] = subprocess.Popen(command(seed_argv(argv, folders[seed])), env=env)
+            if not side_by_side:
+                procs[seed].wait()
+        failed = [s for s, p in procs.items() if p.wait() != 0]
+        if failed:
+            raise SystemExit(f"train: the soup's training failed for seed(s) {failed}; nothing was saved")
+        return collect(a, folders, time.perf_counter() - t0)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
