@@ -1,4 +1,5 @@
-"""slm_factory.evaluation: eval sets loaded by name and limit, prompts rendered as the model sees them."""
+"""slm_factory.evaluation: eval sets loaded by name and limit, prompts rendered as the model sees them, the eval
+stage's sets and report."""
 
 from __future__ import annotations
 
@@ -44,3 +45,35 @@ def test_a_function_is_scored_like_a_model_and_predictions_are_written(tmp_path,
     write_predictions(tmp_path, "rules_", scored)
     line = json.loads((tmp_path / "rules_dev.jsonl").read_text())
     assert line["id"] == rows[0].id
+
+
+def test_the_eval_stage_drops_an_empty_unnamed_set_and_needs_every_role(row_factory, spec):
+    from slm_factory.evaluation import sets_to_score
+
+    row = row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}})
+    sets = {"dev": [row], "golden": [row], "adversarial": [row], "production": []}
+    assert list(sets_to_score(sets, spec, pipeline=True)) == ["dev", "golden", "adversarial"]
+    assert list(sets_to_score({"dev": [row]}, spec, pipeline=False)) == ["dev"]  # any file, outside the pipeline
+    with pytest.raises(SpecError, match=r"\['golden', 'adversarial'\] have roles"):
+        sets_to_score({"dev": [row]}, spec, pipeline=True)
+
+
+def test_the_report_judges_gates_on_test_and_writes_every_figure(tmp_path, row_factory, spec):
+    from slm_factory.evaluation import ModelEval, write_report
+
+    good = row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}},
+                       category="get_weather")
+    bad = row_factory("set a timer for 1 minute", {"tool": "set_timer", "arguments": {"duration_seconds": 60}},
+                      category="set_timer")
+    scored = run_function(lambda text: good.assistant, {"dev": [good, bad], "test": [good]}, spec)
+    result = ModelEval(scored, summaries(scored, spec), None, {})
+    gates = write_report(result, spec, tmp_path / "out", tmp_path / "eval.json")
+    details = json.loads((tmp_path / "out/details.json").read_text())
+    assert details["gates_judged_on"] == "test" and details["release_gates"] == gates
+    assert details["summaries"]["dev"]["exact_match"] == 0.5 and "constrained" not in details
+    metrics = json.loads((tmp_path / "eval.json").read_text())
+    assert metrics["dev"] == {"exact_match": 0.5} and metrics["release_gates"]["all_pass"] == gates["all_pass"]
+    confusion = (tmp_path / "out/confusion.csv").read_text().splitlines()
+    assert confusion[0] == "actual,predicted" and "set_timer,get_weather" in confusion
+    write_report(result, spec, tmp_path / "any", None)  # outside the pipeline: every headline figure, per set
+    assert set(json.loads((tmp_path / "any/metrics.json").read_text())) == {"dev", "test"}
