@@ -26,7 +26,7 @@ def average_adapters(base_model: str | Path, adapters: list[str | Path], out: st
     Raises ValueError for fewer than two adapters or adapters with different target modules."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..modeling import save_tokenizer
     from .outputs import stable_adapter_config
@@ -53,10 +53,8 @@ def average_adapters(base_model: str | Path, adapters: list[str | Path], out: st
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     stable_adapter_config(out / "adapter_config.json")
-    from transformers import AutoTokenizer
-
     save_tokenizer(AutoTokenizer.from_pretrained(str(paths[0])), out)
-    rank = json.loads((out / "adapter_config.json").read_text())["r"]
+    rank = model.peft_config["default"].r  # "cat" stacked the seeds' matrices: the sum of their ranks
     return {"adapters": [str(p) for p in paths], "rank": rank, "targets": len(targets[0])}
 
 
