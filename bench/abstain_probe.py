@@ -55,7 +55,8 @@ def sweep(scored: list[dict], negative: str, thresholds=THRESHOLDS) -> list[dict
 
 
 def probe(model, tok, spec, sets: dict[str, list], batch_size: int = 16) -> list[dict]:
-    """One scored dict per row (see `sweep`), with its id and every label's probability."""
+    """One scored dict per row (see `sweep`), with its id and every label's probability. `model, tok`
+    as `modeling.load` returns them (the tokenizer pads on the left, so the last position is each row's)."""
     import torch
 
     from slm_factory import modeling
@@ -63,9 +64,10 @@ def probe(model, tok, spec, sets: dict[str, list], batch_size: int = 16) -> list
 
     field, negative = spec.eval.label_field, spec.eval.negative_label
     labels = sorted({json.loads(r.assistant)[field] for rows in sets.values() for r in rows} | {negative})
-    opening = json.dumps({field: ""}, separators=(",", ":"))[:-2]
+    opening = json.dumps({field: ""}, separators=(",", ":"))[:-2]  # '{"tool":"'
+    if any(not r.assistant.startswith(opening) for rows in sets.values() for r in rows):
+        raise ValueError(f"every answer must open with {opening!r}: the label is read at the first position")
     first = label_first_tokens(tok, opening, labels, negative)
-    tok.padding_side = "left"
     scored = []
     for name, rows in sets.items():
         for i in range(0, len(rows), batch_size):
