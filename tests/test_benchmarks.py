@@ -1,4 +1,5 @@
-"""The benchmarks' own logic: bench/train_throughput.py pairs like with like and its worker runs on CPU."""
+"""The benchmarks' own logic: bench/train_throughput.py pairs like with like and its worker runs on CPU; the
+LoRA+ experiment patch (bench/patches/loraplus) changes the optimizer only when asked."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 
@@ -52,3 +55,32 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
     assert r["padding_free_used"] is False and r["padded_tokens"] >= r["tokens"] and r["padded_tokens"] % 64 == 0
     assert r["tokens"] == r["trl_logged_tokens"]  # our count agrees with TRL's own
     assert "| trl | tiny-llama | lora | 4 | padded |" in p.stdout
+
+
+@pytest.mark.slow
+def test_the_loraplus_patch_gives_the_b_matrices_their_own_rate(tmp_path, tokenizer_dir, row_factory):
+    """bench/patches/loraplus (docs/quality.md, Round 10): with LORAPLUS_RATIO set, the TRL backend trains
+    with PEFT's LoRA+ optimizer; without it, the backend is untouched."""
+    from transformers import AutoTokenizer
+
+    from slm_factory.modeling import fix_special_tokens
+
+    from conftest import tiny_model_dir, train_argv
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    fix_special_tokens(tok)
+    tok.save_pretrained(tmp_path / "tok")
+    base = tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+    argv = train_argv(tmp_path, base, row_factory, lr=1e-3)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "bench/patches/loraplus"), str(ROOT)])}
+
+    def train(**extra):
+        p = subprocess.run([sys.executable, str(ROOT / "training/train_trl_peft.py"), *argv], cwd=ROOT,
+                           env={**env, **extra}, capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stderr
+
+    assert "LoRA+ optimizer: ratio 4.0, groups [(4, 0.001), (0, 1e-06), (4, 0.004), (0, 0.004)]" in train(
+        LORAPLUS_RATIO="4")
+    assert "LoRA+" not in train()

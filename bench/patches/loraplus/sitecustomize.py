@@ -5,6 +5,7 @@ On PYTHONPATH with LORAPLUS_RATIO set, SFTTrainer builds its optimizer with PEFT
 (whose rate is the recipe's learning_rate). Without the variable nothing is patched.
 """
 import os
+import sys
 
 if os.environ.get("LORAPLUS_RATIO"):
     import torch
@@ -19,7 +20,7 @@ if os.environ.get("LORAPLUS_RATIO"):
                 model=self.model, optimizer_cls=torch.optim.AdamW, lr=self.args.learning_rate,
                 loraplus_lr_ratio=_RATIO, weight_decay=self.args.weight_decay)
             print(f"LoRA+ optimizer: ratio {_RATIO}, groups "
-                  f"{[(len(g['params']), g['lr']) for g in self.optimizer.param_groups]}", flush=True)
+                  f"{[(len(g['params']), g['lr']) for g in self.optimizer.param_groups]}", file=sys.stderr)
         return self.optimizer
 
     trl.SFTTrainer.create_optimizer = create_optimizer
