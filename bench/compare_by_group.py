@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+from slm_factory.rows import read_jsonl
 
 
 def template_of(group: str) -> str:
