@@ -173,6 +173,19 @@ def tiny_model_dir(tokenizer_dir, dst):
     return dst
 
 
+def trainable_model_dir(tokenizer_dir, tmp_path):
+    """tiny_model_dir with the tokenizer's EOS and pad set to the end-of-turn token, as prepare_base writes it:
+    the train stage refuses any other (modeling.check_special_tokens)."""
+    from transformers import AutoTokenizer
+
+    from slm_factory.modeling import fix_special_tokens
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    fix_special_tokens(tok)
+    tok.save_pretrained(tmp_path / "tok")
+    return tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+
+
 def train_argv(tmp_path, base, row_factory, lr=1e-3, eval_every=0):
     rows = [row_factory(f"remind me to call mum at {h}pm", {"tool": "create_reminder", "arguments": {
         "text": "call mum", "date": "today", "time": f"{h + 12}:00"}}) for h in range(1, 9)]

@@ -61,16 +61,9 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
 def test_the_loraplus_patch_gives_the_b_matrices_their_own_rate(tmp_path, tokenizer_dir, row_factory):
     """bench/patches/loraplus (docs/quality.md, Round 10): with LORAPLUS_RATIO set, the TRL backend trains
     with PEFT's LoRA+ optimizer; without it, the backend is untouched."""
-    from transformers import AutoTokenizer
+    from conftest import trainable_model_dir, train_argv
 
-    from slm_factory.modeling import fix_special_tokens
-
-    from conftest import tiny_model_dir, train_argv
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    fix_special_tokens(tok)
-    tok.save_pretrained(tmp_path / "tok")
-    base = tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+    base = trainable_model_dir(tokenizer_dir, tmp_path)
     argv = train_argv(tmp_path, base, row_factory, lr=1e-3)
     env = {**os.environ, "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "bench/patches/loraplus"), str(ROOT)])}

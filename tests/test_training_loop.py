@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from slm_factory.modeling import TokenizerError, fix_special_tokens
+from slm_factory.modeling import TokenizerError
 
-from conftest import broken_copy, load_script, tiny_model_dir, train_argv
+from conftest import broken_copy, load_script, tiny_model_dir, train_argv, trainable_model_dir
 
 
 def test_cpu_training_scores_only_completion_positions_with_the_same_loss(monkeypatch):
@@ -59,12 +59,7 @@ def test_train_refuses_a_broken_tokenizer_and_saves_nothing(tokenizer_dir, tmp_p
 
 
 def test_train_measures_the_dev_subset_during_training(tokenizer_dir, tmp_path, row_factory):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    fix_special_tokens(tok)
-    tok.save_pretrained(tmp_path / "tok")
-    base = tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+    base = trainable_model_dir(tokenizer_dir, tmp_path)
     load_script("train_trl_peft").main(train_argv(tmp_path, base, row_factory, eval_every=1))
     curve = (tmp_path / "dev_curve.csv").read_text().splitlines()
     assert curve[0] == "step,dev_loss,dev_token_accuracy" and [x.split(",")[0] for x in curve[1:]] == ["1", "2", "3"]

@@ -109,16 +109,10 @@ def test_the_train_stage_ships_the_mean_of_its_seeds(tokenizer_dir, tmp_path, ro
     import json
 
     import yaml
-    from transformers import AutoTokenizer
 
-    from slm_factory.modeling import fix_special_tokens
+    from conftest import load_script, train_argv, trainable_model_dir
 
-    from conftest import load_script, train_argv
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    fix_special_tokens(tok)
-    tok.save_pretrained(tmp_path / "tok")
-    base = tiny_model_dir(tmp_path / "tok", tmp_path / "base")
+    base = trainable_model_dir(tokenizer_dir, tmp_path)
     argv = train_argv(tmp_path, base, row_factory) + ["--details", str(tmp_path / "details.json")]
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     params["train"]["soup_seeds"] = [1, 2]
