@@ -10,7 +10,8 @@ never had (held-out patterns of new families).
         --old-rows OLD_DATA/test.jsonl --old-all OLD_DATA/train.jsonl OLD_DATA/dev.jsonl OLD_DATA/test.jsonl \
         --new-pred NEW/soup/predictions/predictions_test.jsonl --new-rows data/eval/test.jsonl
 
-Prints one JSON line per (model, part): rows, tool accuracy, exact match, required-argument accuracy.
+Prints one JSON line per (model, part) with every scalar figure eval reports (`metrics.summarize`, so the
+definitions are eval's own), e.g. exact_match, tool_accuracy and arguments_required_accuracy.
 """
 
 from __future__ import annotations
@@ -18,36 +19,33 @@ from __future__ import annotations
 import argparse
 import json
 
+from slm_factory.metrics import Scored, summarize
 from slm_factory.rows import read_jsonl
+from slm_factory.spec import TaskSpec
 
 
 def template_of(group: str) -> str:
     return group.split("#")[0]
 
 
-def score(preds: list[dict]) -> dict:
-    """Tool accuracy, exact match and required-argument accuracy (over rows that have required arguments)."""
-    with_args = [p for p in preds if p.get("required_ok") is not None]
-    n = len(preds)
-    return {"rows": n,
-            "tool_accuracy": round(sum(bool(p["label_correct"]) for p in preds) / n, 4) if n else None,
-            "exact_match": round(sum(bool(p["exact"]) for p in preds) / n, 4) if n else None,
-            "arguments_required_accuracy": round(sum(bool(p["required_ok"]) for p in with_args) / len(with_args), 4)
-            if with_args else None}
+def score(preds: list[dict], spec: TaskSpec) -> dict:
+    """Eval's scalar figures over these prediction records (scripts/eval.py writes them as Scored)."""
+    summary = summarize([Scored(**p) for p in preds], spec)
+    return {k: v for k, v in summary.items() if not isinstance(v, dict)}
 
 
 def compare(old_pred: list[dict], old_rows: list[dict], old_all: list[dict],
-            new_pred: list[dict], new_rows: list[dict]) -> list[dict]:
+            new_pred: list[dict], new_rows: list[dict], spec: TaskSpec) -> list[dict]:
     """Scores of both models on their own sets, split by whether the old eval set or old data knew the group."""
     group = {r["id"]: r["provenance"]["group"] for r in [*old_rows, *new_rows]}
     old_groups = {group[p["id"]] for p in old_pred}
     old_templates = {template_of(r["provenance"]["group"]) for r in old_all}
     new_shared = [p for p in new_pred if group[p["id"]] in old_groups]
     new_families = [p for p in new_pred if template_of(group[p["id"]]) not in old_templates]
-    return [{"model": "old", "part": "all", **score(old_pred)},
-            {"model": "new", "part": "all", **score(new_pred)},
-            {"model": "new", "part": "groups the old set holds", **score(new_shared)},
-            {"model": "new", "part": "families new to the data", **score(new_families)}]
+    return [{"model": "old", "part": "all", **score(old_pred, spec)},
+            {"model": "new", "part": "all", **score(new_pred, spec)},
+            {"model": "new", "part": "groups the old set holds", **score(new_shared, spec)},
+            {"model": "new", "part": "families new to the data", **score(new_families, spec)}]
 
 
 def main() -> None:
@@ -57,10 +55,11 @@ def main() -> None:
     ap.add_argument("--old-all", nargs="+", required=True, help="every split of the old data (which templates it had)")
     ap.add_argument("--new-pred", required=True, help="the new model's predictions on its eval set (JSONL)")
     ap.add_argument("--new-rows", required=True, help="the new data's eval set")
+    ap.add_argument("--specs", default="specs", help="the task's specs folder (how the predictions are scored)")
     a = ap.parse_args()
     old_all = [r for f in a.old_all for r in read_jsonl(f)]
     for line in compare(read_jsonl(a.old_pred), read_jsonl(a.old_rows), old_all,
-                        read_jsonl(a.new_pred), read_jsonl(a.new_rows)):
+                        read_jsonl(a.new_pred), read_jsonl(a.new_rows), TaskSpec.load(a.specs)):
         print(json.dumps(line))
 
 

@@ -79,26 +79,33 @@ def test_the_loraplus_patch_gives_the_b_matrices_their_own_rate(tmp_path, tokeni
     assert "LoRA+" not in train()
 
 
-def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew():
+def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
     """bench/compare_by_group.py: the new model is scored on the groups the old eval set holds and on the
-    families the old data never had, apart from its score on all its rows."""
+    families the old data never had, apart from its score on all its rows, with eval's own figures."""
+    from slm_factory.metrics import Scored
+
     cmp = importlib.import_module("bench.compare_by_group")
 
     def row(i, group):
         return {"id": i, "provenance": {"group": group}}
 
     def pred(i, ok, args=None):
-        return {"id": i, "label_correct": ok, "exact": ok, "required_ok": args}
+        label = "create_reminder" if args is not None else "no_tool"
+        return Scored(id=i, set="test", role="test", category=label, data_type="canonical", user="", expected="",
+                      predicted="", parsed=True, schema_valid=True, exact=ok, label_expected=label,
+                      label_predicted=label if ok else "get_weather", label_correct=ok, required_ok=args,
+                      field_ok={"tool": ok, "arguments": ok}).to_dict()
 
     old_rows = [row("o1", "a#0"), row("o2", "b#1")]
     old_all = [*old_rows, row("t1", "c#0")]
     new_rows = [row("n1", "a#0"), row("n2", "c#0"), row("n3", "fresh#0"), row("n4", "fresh#2")]
     lines = cmp.compare([pred("o1", True, True), pred("o2", False, False)], old_rows, old_all,
-                        [pred("n1", True, False), pred("n2", True), pred("n3", False), pred("n4", True)], new_rows)
+                        [pred("n1", True, False), pred("n2", True), pred("n3", False), pred("n4", True)], new_rows,
+                        spec)
     by = {(x["model"], x["part"]): x for x in lines}
     assert by["old", "all"]["tool_accuracy"] == 0.5 and by["old", "all"]["arguments_required_accuracy"] == 0.5
-    assert by["new", "all"]["rows"] == 4 and by["new", "all"]["tool_accuracy"] == 0.75
+    assert by["new", "all"]["n"] == 4 and by["new", "all"]["tool_accuracy"] == 0.75
     shared = by["new", "groups the old set holds"]
-    assert shared["rows"] == 1 and shared["arguments_required_accuracy"] == 0.0  # only a#0: c#0 was in old train
+    assert shared["n"] == 1 and shared["arguments_required_accuracy"] == 0.0  # only a#0: c#0 was in old train
     fresh = by["new", "families new to the data"]
-    assert fresh["rows"] == 2 and fresh["exact_match"] == 0.5 and fresh["arguments_required_accuracy"] is None
+    assert fresh["n"] == 2 and fresh["exact_match"] == 0.5 and fresh["arguments_required_accuracy"] is None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 
 import pytest
 
+from slm_factory.rows import read_jsonl
 from slm_factory.spec import SpecError, _property_names
+from slm_factory.templates import (SLOT_RE, Grammar, _strings, clock_forms, duration_forms, expand_slot,
+                                   generate_values, number_words)
+
 from conftest import ROOT
-from slm_factory.templates import SLOT_RE, Grammar, _strings, clock_forms, duration_forms, expand_slot, generate_values, number_words
 
 
 def test_number_words():
@@ -154,29 +156,29 @@ def test_every_template_renders_valid_outputs(spec):
             assert not SLOT_RE.search(pair["user"]), (t.id, pair["user"])  # every slot was filled
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9$€£#@']+", text.lower())
+def _runs(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    """Every run of n consecutive words, lowercased."""
+    w = re.findall(r"[a-z0-9$€£#@']+", text.lower())
+    return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
 
 
 def test_the_grammar_copies_no_wording_from_the_locked_safety_set(spec):
-    """Attack families are written from the data spec, not from the locked adversarial rows that judge them:
-    no five-word run of the grammar's literal text (pattern words between slots, and slot values) occurs
-    in a row of a locked safety set, except runs made only of the output contract's own words (a pasted
-    call spells tool and argument names)."""
+    """Attack families are written from the data spec, not from the locked safety rows that judge them: no
+    five-word run of the grammar's literal text (pattern words between slots, and slot values) occurs in a
+    row of a locked safety set (specs/eval.yaml role `safety`), except runs made only of the output
+    contract's own words (a pasted call spells tool and argument names)."""
     g = Grammar.load(spec.templates_path())
     names = [*spec.labels(), *_property_names(spec.json_schema())]
     contract = {"tool", "arguments", *(w for name in names for w in name.split("_"))}
     texts = [u for t in g.templates for u in t.user] + [s for vs in g.slots.values() for v in vs for s in _strings(v)]
-    ours = set()
-    for text in texts:
-        for piece in SLOT_RE.split(text):
-            w = _words(piece or "")
-            ours |= {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
-    locked = [json.loads(line) for line in (ROOT / "data/eval/adversarial.jsonl").read_text().splitlines()]
-    for row in locked:
-        w = _words(row["messages"][-2]["content"])
-        copied = {tuple(w[i:i + 5]) for i in range(len(w) - 4)} & ours
-        assert all(set(run) <= contract for run in copied), (row["messages"][-2]["content"], copied)
+    ours = {run for text in texts for piece in SLOT_RE.split(text) if piece for run in _runs(piece)}
+    safety = [name for name, role in spec.eval.sets.items() if role == "safety"]
+    assert safety
+    for name in safety:
+        for row in read_jsonl(ROOT / "data/eval" / f"{name}.jsonl"):
+            user = row["messages"][-2]["content"]
+            copied = _runs(user) & ours
+            assert all(set(run) <= contract for run in copied), (user, copied)
 
 
 def test_transforms_leave_slot_values_verbatim(tmp_path):
