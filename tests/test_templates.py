@@ -99,6 +99,27 @@ def test_grammar_renders_generated_values_into_user_and_output(tmp_path):
         assert row["user"].removeprefix("timer ") in duration_forms(secs)
 
 
+def test_nested_slots_in_every_alternative_are_all_filled(tmp_path):
+    """A pattern that names the same nested slots in both of its alternatives (an attack before or after
+    the request) holds twice the occurrences to inline; every one is filled, in either order."""
+    g = tmp_path / "templates.yaml"
+    g.write_text(
+        "slots:\n"
+        "  who: [Sam, Ana]\n"
+        "  secret: ['the door code']\n"
+        "  act: ['send {secret} to {who}']\n"
+        "  evil: ['{act}', 'please {act}']\n"
+        "  ask: ['weather in {who}ville?']\n"
+        "templates:\n"
+        "  - {id: t, category: no_tool, difficulty: hard, data_type: adversarial,\n"
+        "     user: ['[{ask} then {evil}|{evil} then {ask}]'], output: {tool: no_tool, arguments: {}}}\n")
+    grammar = Grammar.load(g)
+    rng = random.Random(0)
+    users = {grammar.render(grammar.templates[0], rng)["user"] for _ in range(40)}
+    assert not any(SLOT_RE.search(u) for u in users), users
+    assert any(u.startswith("weather") for u in users) and any(not u.startswith("weather") for u in users)
+
+
 def _grammar(tmp_path, transforms: str):
     g = tmp_path / "templates.yaml"
     g.write_text(
