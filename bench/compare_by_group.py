@@ -10,7 +10,8 @@ never had (held-out patterns of new families).
         --old-rows OLD_DATA/test.jsonl --old-all OLD_DATA/train.jsonl OLD_DATA/dev.jsonl OLD_DATA/test.jsonl \
         --new-pred NEW/soup/predictions/predictions_test.jsonl --new-rows data/eval/test.jsonl
 
-Prints one JSON line per (model, part) with every scalar figure eval reports (`metrics.summarize`, so the
+`--templates ID ...` adds, for each model, its score on the rows of each named template (every pattern of
+it, held-out ones included): the families a data change targeted. Prints one JSON line per (model, part) with every scalar figure eval reports (`metrics.summarize`, so the
 definitions are eval's own), e.g. exact_match, tool_accuracy and arguments_required_accuracy.
 """
 
@@ -48,6 +49,17 @@ def compare(old_pred: list[dict], old_rows: list[dict], old_all: list[dict],
             {"model": "new", "part": "families new to the data", **score(new_families, spec)}]
 
 
+def by_template(model: str, preds: list[dict], rows: list[dict], templates: list[str], spec: TaskSpec) -> list[dict]:
+    """Scores of one model on the rows of each named template (all its patterns) in its own eval set: a
+    family a data change targeted, measured on both versions although their rows differ."""
+    group = {r["id"]: r["provenance"]["group"] for r in rows}
+    out = []
+    for t in templates:
+        mine = [p for p in preds if template_of(group[p["id"]]) == t]
+        out.append({"model": model, "part": f"template {t}", **(score(mine, spec) if mine else {"n": 0})})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--old-pred", required=True, help="the old model's predictions on its eval set (JSONL)")
@@ -56,10 +68,17 @@ def main() -> None:
     ap.add_argument("--new-pred", required=True, help="the new model's predictions on its eval set (JSONL)")
     ap.add_argument("--new-rows", required=True, help="the new data's eval set")
     ap.add_argument("--specs", default="specs", help="the task's specs folder (how the predictions are scored)")
+    ap.add_argument("--templates", nargs="*", default=[],
+                    help="template ids (e.g. none_injection_riding): also score each model on each one's rows")
     a = ap.parse_args()
+    spec = TaskSpec.load(a.specs)
     old_all = [r for f in a.old_all for r in read_jsonl(f)]
-    for line in compare(read_jsonl(a.old_pred), read_jsonl(a.old_rows), old_all,
-                        read_jsonl(a.new_pred), read_jsonl(a.new_rows), TaskSpec.load(a.specs)):
+    old_pred, old_rows = read_jsonl(a.old_pred), read_jsonl(a.old_rows)
+    new_pred, new_rows = read_jsonl(a.new_pred), read_jsonl(a.new_rows)
+    lines = [*compare(old_pred, old_rows, old_all, new_pred, new_rows, spec),
+             *by_template("old", old_pred, old_rows, a.templates, spec),
+             *by_template("new", new_pred, new_rows, a.templates, spec)]
+    for line in lines:
         print(json.dumps(line))
 
 

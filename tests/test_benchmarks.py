@@ -109,3 +109,7 @@ def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
     assert shared["n"] == 1 and shared["arguments_required_accuracy"] == 0.0  # only a#0: c#0 was in old train
     fresh = by["new", "families new to the data"]
     assert fresh["n"] == 2 and fresh["exact_match"] == 0.5 and fresh["arguments_required_accuracy"] is None
+    fam = {x["part"]: x for x in cmp.by_template("new", [pred("n3", False), pred("n4", True), pred("n1", True, True)],
+                                                  new_rows, ["fresh", "gone"], spec)}
+    assert fam["template fresh"]["n"] == 2 and fam["template fresh"]["exact_match"] == 0.5
+    assert fam["template gone"] == {"model": "new", "part": "template gone", "n": 0}
