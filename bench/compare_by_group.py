@@ -11,7 +11,9 @@ never had (held-out patterns of new families).
         --new-pred NEW/soup/predictions/predictions_test.jsonl --new-rows data/eval/test.jsonl
 
 `--templates ID ...` adds, for each model, its score on the rows of each named template (every pattern of
-it, held-out ones included): the families a data change targeted. Prints one JSON line per (model, part) with every scalar figure eval reports (`metrics.summarize`, so the
+it, held-out ones included): the families a data change targeted.
+
+Prints one JSON line per (model, part) with every scalar figure eval reports (`metrics.summarize`, so the
 definitions are eval's own), e.g. exact_match, tool_accuracy and arguments_required_accuracy.
 """
 

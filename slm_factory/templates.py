@@ -56,6 +56,7 @@ from .spec import SpecError
 
 SLOT_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:#(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
 ALT_RE = re.compile(r"\[([^\[\]]*)\]")
+TEMPLATE_KEYS = {"id", "category", "difficulty", "data_type", "user", "output", "weight", "transforms"}
 TRANSFORMS = {"typo", "lowercase", "uppercase", "lowercase_all", "uppercase_all", "emoji", "strip_punct"}
 EMOJI = ["🙏", "😅", "👍", "🙂", "⏰", "📅", "✨", "😊", "🔥", "💬"]
 
@@ -89,6 +90,11 @@ class Grammar:
             missing = [k for k in ("id", "category", "difficulty", "data_type", "user", "output") if k not in t]
             if missing:
                 raise SpecError(f"{path}: template #{i} ({t.get('id', '?')}) lacks {missing}")
+            # A stray key (a slot pasted into a template by mistake) would otherwise be ignored in silence.
+            unknown = sorted(set(t) - TEMPLATE_KEYS)
+            if unknown:
+                raise SpecError(f"{path}: template #{i} ({t['id']}) has unknown keys {unknown}; "
+                                f"known: {sorted(TEMPLATE_KEYS)} (slots go under `slots:`)")
             users = t["user"] if isinstance(t["user"], list) else [t["user"]]
             templates.append(Template(
                 id=t["id"], category=t["category"], difficulty=t["difficulty"], data_type=t["data_type"],

@@ -155,6 +155,17 @@ def test_literal_casing_leaves_values_alone(tmp_path):
     assert who in ("Lucía", "Sam") and f"{who} see you at 8" in row["user"] and row["user"].startswith("REMIND ME")
 
 
+def test_a_stray_key_in_a_template_is_a_spec_error(tmp_path):
+    g = tmp_path / "templates.yaml"
+    g.write_text(
+        "slots:\n  who: [Sam]\n"
+        "templates:\n"
+        "  - {id: t, category: no_tool, difficulty: hard, data_type: adversarial, and_then: [oh and],\n"
+        "     user: ['hi {who}'], output: {tool: no_tool, arguments: {}}}\n")
+    with pytest.raises(SpecError, match=r"template #0 \(t\) has unknown keys \['and_then'\]"):
+        Grammar.load(g)
+
+
 def test_unknown_transform_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="unknown transforms"):
         _grammar(tmp_path, "{shout: 1.0}")
