@@ -12,7 +12,8 @@
 # LAYERS and SEED override train.lora_layers and train.seed, SOUP_SEEDS="42 7 1 2" sets train.soup_seeds (the train
 # stage's own adapter soup); GPUS and ACCEL set train.num_gpus and
 # train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
-# TRAIN trains from another rows file
+# EXTRA_EVAL="FILE ..." scores more row files beside the four (e.g. an earlier round's test set, minus
+# the groups now in train, to compare rounds on the same rows); TRAIN trains from another rows file
 # (bench/data_scaling.sh uses it for subsets of data/train.jsonl). SOUP="NAME1 NAME2 ..." trains nothing: the
 # profile's adapter is the mean of those earlier profiles' adapters in OUT (an adapter soup), then scored the same.
 # BASE_MODEL is what `base_model` accepts (the bundled GGUF's path there). Each profile trains from
@@ -58,7 +59,7 @@ print(json.dumps(avg(sys.argv[1], sys.argv[3:], sys.argv[2])))' "$OUT/base_model
     --metrics "$D/train.json" --details "$D/train_details.json" --timings "$D/train_timings.json" > "$D/train.log" 2>&1
   fi
   "$PY" scripts/eval.py --params "$D/params.yaml" --specs specs --base-model "$OUT/base_model" --adapter "$D/adapter" \
-    --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl --test data/eval/test.jsonl \
+    --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl ${EXTRA_EVAL:-} --test data/eval/test.jsonl \
     --out "$D/eval" --predictions "$D/predictions" --metrics "$D/eval.json" --timings "$D/eval_timings.json" \
     > "$D/eval.log" 2>&1
   "$PY" - "$D" "$NAME" "$(( $(date +%s) - start ))" >> "$OUT/summary.jsonl" <<'EOF'

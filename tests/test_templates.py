@@ -73,6 +73,20 @@ def test_generate_values_is_deterministic_and_typed():
     assert generate_values("other", spec) != a
 
 
+def test_hours_minutes_draws_only_sums_and_says_them_as_sums():
+    values = generate_values("timer_hm", {"generate": "duration", "n": 120, "only": "hours_minutes"})
+    assert values == generate_values("timer_hm", {"generate": "duration", "n": 120, "only": "hours_minutes"})
+    for v in values:
+        hours, rest = divmod(v["value"], 3600)
+        assert 1 <= hours <= 3 and rest and rest % 60 == 0, v
+        # Every form names both parts, e.g. "1 hr 45 min", "1h45", "an hour and 45 minutes".
+        assert f"{hours}h{rest // 60:02d}" in v["say"]
+    # Spread over the sums, not a handful of them: round 12's train set had 25 distinct sums.
+    assert len({v["value"] for v in values}) >= 30
+    with pytest.raises(SpecError, match="unknown duration 'only: weeks'"):
+        generate_values("timer_hm", {"generate": "duration", "only": "weeks"})
+
+
 def test_expand_slot_keeps_explicit_items_and_rejects_unknown_generators(tmp_path):
     items = expand_slot("t", [{"generate": "duration", "n": 3}, {"say": ["a jiffy"], "value": 1}], tmp_path)
     assert len(items) == 4 and items[-1]["value"] == 1
