@@ -79,6 +79,33 @@ def test_the_loraplus_patch_gives_the_b_matrices_their_own_rate(tmp_path, tokeni
     assert "LoRA+" not in train()
 
 
+def test_shared_heldout_keeps_untrained_groups_and_scores_every_model_on_the_same_rows(spec):
+    """bench/shared_heldout.py: an old eval set minus the groups any newer train set holds; each model is
+    scored only on the rows every model has a prediction for."""
+    from slm_factory.metrics import Scored
+
+    sh = importlib.import_module("bench.shared_heldout")
+
+    def row(i, group):
+        return {"id": i, "provenance": {"group": group}}
+
+    def pred(i, ok):
+        label = "no_tool"
+        return Scored(id=i, set="x", role="test", category=label, data_type="canonical", user="", expected="",
+                      predicted="", parsed=True, schema_valid=True, exact=ok, label_expected=label,
+                      label_predicted=label if ok else "get_weather", label_correct=ok, required_ok=None,
+                      field_ok={"tool": ok, "arguments": ok}).to_dict()
+
+    old = [row("a", "t#0"), row("b", "t#1"), row("c", "u#0"), row("d", "v#3")]
+    kept = sh.heldout_rows(old, [[row("x", "t#1")], [row("y", "u#0"), row("z", "w#0")]])
+    assert [r["id"] for r in kept] == ["a", "d"]
+    # "new" lacks a prediction for d, so both are scored on a alone; rows outside the set never count.
+    lines = {x["model"]: x for x in sh.score_shared(kept, {"old": [pred("a", False), pred("d", True), pred("b", True)],
+                                                           "new": [pred("a", True), pred("c", False)]}, spec)}
+    assert lines["old"]["n"] == lines["new"]["n"] == 1
+    assert lines["old"]["exact_match"] == 0.0 and lines["new"]["exact_match"] == 1.0
+
+
 def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
     """bench/compare_by_group.py: the new model is scored on the groups the old eval set holds and on the
     families the old data never had, apart from its score on all its rows, with eval's own figures."""

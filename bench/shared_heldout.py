@@ -1,0 +1,71 @@
+"""Score models trained on different versions of the data on the same rows.
+
+Each data version draws its own dev and test rows, so two versions' own scores come from different rows.
+This builds one set that every version can be scored on: an earlier eval set, minus the rows whose
+template group any of the newer train sets holds (those would be seen in training, not held out). Then it
+scores each model's predictions on that set, using only the rows every model was scored on.
+
+    python -m bench.shared_heldout build --old OLD/test.jsonl --train data/train.jsonl [OTHER/train.jsonl ...] \
+        --out shared.jsonl
+    EXTRA_EVAL=shared.jsonl bash bench/gpu_soup.sh OUT model.gguf "42 7" "42 7"   # predictions_shared.jsonl
+    python -m bench.shared_heldout score --rows shared.jsonl \
+        --pred old=OLD/soup-42-7/predictions/predictions_test.jsonl new=OUT/soup-42-7/predictions/predictions_shared.jsonl
+
+`build` prints how many rows and groups it kept. `score` prints one JSON line per model, with eval's own
+figures (`metrics.summarize`) and n, the number of shared rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from slm_factory.rows import read_jsonl
+from slm_factory.spec import TaskSpec
+
+from bench.compare_by_group import score
+
+
+def heldout_rows(old_rows: list[dict], trains: list[list[dict]]) -> list[dict]:
+    """The old eval rows whose template group is in none of the train sets, in their order."""
+    trained = {r["provenance"]["group"] for rows in trains for r in rows}
+    return [r for r in old_rows if r["provenance"]["group"] not in trained]
+
+
+def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec) -> list[dict]:
+    """Each model's figures on the rows of `rows` that every model has a prediction for."""
+    ids = {r["id"] for r in rows}
+    for p in preds.values():
+        ids &= {x["id"] for x in p}
+    return [{"model": name, **score([x for x in p if x["id"] in ids], spec)} for name, p in preds.items()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="an old eval set minus the groups the newer train sets hold")
+    b.add_argument("--old", required=True, help="the earlier eval set (rows with provenance.group)")
+    b.add_argument("--train", nargs="+", required=True, help="the newer versions' train sets")
+    b.add_argument("--out", required=True)
+    s = sub.add_parser("score", help="score every model on the rows all of them were scored on")
+    s.add_argument("--rows", required=True, help="the file `build` wrote")
+    s.add_argument("--pred", nargs="+", required=True, metavar="NAME=FILE", help="predictions (scripts/eval.py)")
+    s.add_argument("--specs", default="specs", help="the task's specs folder (how the predictions are scored)")
+    a = ap.parse_args()
+    if a.cmd == "build":
+        old = read_jsonl(a.old)
+        kept = heldout_rows(old, [read_jsonl(f) for f in a.train])
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
+        groups = len({r["provenance"]["group"] for r in kept})
+        print(f"kept {len(kept)} of {len(old)} rows, {groups} groups -> {a.out}", file=sys.stderr)
+        return
+    named = dict(x.split("=", 1) for x in a.pred)
+    lines = score_shared(read_jsonl(a.rows), {k: read_jsonl(v) for k, v in named.items()}, TaskSpec.load(a.specs))
+    for line in lines:
+        print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
