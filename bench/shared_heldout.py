@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 
-from slm_factory.rows import read_jsonl
+from slm_factory.rows import read_jsonl, write_jsonl
 from slm_factory.spec import TaskSpec
 
 from bench.compare_by_group import score
@@ -56,8 +56,7 @@ def main() -> None:
     if a.cmd == "build":
         old = read_jsonl(a.old)
         kept = heldout_rows(old, [read_jsonl(f) for f in a.train])
-        with open(a.out, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
+        write_jsonl(a.out, kept)
         groups = len({r["provenance"]["group"] for r in kept})
         print(f"kept {len(kept)} of {len(old)} rows, {groups} groups -> {a.out}", file=sys.stderr)
         return

@@ -57,7 +57,8 @@ from .spec import SpecError
 
 SLOT_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:#(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
 ALT_RE = re.compile(r"\[([^\[\]]*)\]")
-TEMPLATE_KEYS = {"id", "category", "difficulty", "data_type", "user", "output", "weight", "transforms"}
+REQUIRED_TEMPLATE_KEYS = ("id", "category", "difficulty", "data_type", "user", "output")
+TEMPLATE_KEYS = {*REQUIRED_TEMPLATE_KEYS, "weight", "transforms"}
 TRANSFORMS = {"typo", "lowercase", "uppercase", "lowercase_all", "uppercase_all", "emoji", "strip_punct"}
 EMOJI = ["🙏", "😅", "👍", "🙂", "⏰", "📅", "✨", "😊", "🔥", "💬"]
 
@@ -88,7 +89,7 @@ class Grammar:
         slots = {name: expand_slot(name, items, path) for name, items in (raw.get("slots") or {}).items()}
         templates = []
         for i, t in enumerate(raw.get("templates", [])):
-            missing = [k for k in ("id", "category", "difficulty", "data_type", "user", "output") if k not in t]
+            missing = [k for k in REQUIRED_TEMPLATE_KEYS if k not in t]
             if missing:
                 raise SpecError(f"{path}: template #{i} ({t.get('id', '?')}) lacks {missing}")
             # A stray key (a slot pasted into a template by mistake) would otherwise be ignored in silence.

@@ -79,22 +79,28 @@ def test_the_loraplus_patch_gives_the_b_matrices_their_own_rate(tmp_path, tokeni
     assert "LoRA+" not in train()
 
 
+def _group_row(i, group):
+    """An eval row as the bench comparisons read it: an id and its template group."""
+    return {"id": i, "provenance": {"group": group}}
+
+
+def _scored(i, ok, args=None):
+    """A prediction record (scripts/eval.py's Scored): a create_reminder row when `args` says whether its
+    required arguments were right, else a no_tool row; `ok` is whether the label and the row were right."""
+    from slm_factory.metrics import Scored
+
+    label = "create_reminder" if args is not None else "no_tool"
+    return Scored(id=i, set="test", role="test", category=label, data_type="canonical", user="", expected="",
+                  predicted="", parsed=True, schema_valid=True, exact=ok, label_expected=label,
+                  label_predicted=label if ok else "get_weather", label_correct=ok, required_ok=args,
+                  field_ok={"tool": ok, "arguments": ok}).to_dict()
+
+
 def test_shared_heldout_keeps_untrained_groups_and_scores_every_model_on_the_same_rows(spec):
     """bench/shared_heldout.py: an old eval set minus the groups any newer train set holds; each model is
     scored only on the rows every model has a prediction for."""
-    from slm_factory.metrics import Scored
-
     sh = importlib.import_module("bench.shared_heldout")
-
-    def row(i, group):
-        return {"id": i, "provenance": {"group": group}}
-
-    def pred(i, ok):
-        label = "no_tool"
-        return Scored(id=i, set="x", role="test", category=label, data_type="canonical", user="", expected="",
-                      predicted="", parsed=True, schema_valid=True, exact=ok, label_expected=label,
-                      label_predicted=label if ok else "get_weather", label_correct=ok, required_ok=None,
-                      field_ok={"tool": ok, "arguments": ok}).to_dict()
+    row, pred = _group_row, _scored
 
     old = [row("a", "t#0"), row("b", "t#1"), row("c", "u#0"), row("d", "v#3")]
     kept = sh.heldout_rows(old, [[row("x", "t#1")], [row("y", "u#0"), row("z", "w#0")]])
@@ -109,19 +115,8 @@ def test_shared_heldout_keeps_untrained_groups_and_scores_every_model_on_the_sam
 def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
     """bench/compare_by_group.py: the new model is scored on the groups the old eval set holds and on the
     families the old data never had, apart from its score on all its rows, with eval's own figures."""
-    from slm_factory.metrics import Scored
-
     cmp = importlib.import_module("bench.compare_by_group")
-
-    def row(i, group):
-        return {"id": i, "provenance": {"group": group}}
-
-    def pred(i, ok, args=None):
-        label = "create_reminder" if args is not None else "no_tool"
-        return Scored(id=i, set="test", role="test", category=label, data_type="canonical", user="", expected="",
-                      predicted="", parsed=True, schema_valid=True, exact=ok, label_expected=label,
-                      label_predicted=label if ok else "get_weather", label_correct=ok, required_ok=args,
-                      field_ok={"tool": ok, "arguments": ok}).to_dict()
+    row, pred = _group_row, _scored
 
     old_rows = [row("o1", "a#0"), row("o2", "b#1")]
     old_all = [*old_rows, row("t1", "c#0")]
