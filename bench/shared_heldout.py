@@ -12,7 +12,9 @@ scores each model's predictions on that set, using only the rows every model was
         --pred old=OLD/soup-42-7/predictions/predictions_test.jsonl new=OUT/soup-42-7/predictions/predictions_shared.jsonl
 
 `build` prints how many rows and groups it kept. `score` prints one JSON line per model, with eval's own
-figures (`metrics.summarize`) and n, the number of shared rows.
+figures (`metrics.summarize`), n (the number of shared rows) and wrong (those not exactly right); `--by
+category` (or `template`) adds one line per model and category, so a gain in one place and a loss in
+another do not cancel out unseen.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sys
 from slm_factory.rows import read_jsonl, write_jsonl
 from slm_factory.spec import TaskSpec
 
-from bench.compare_by_group import score
+from bench.compare_by_group import score, template_of
 
 
 def heldout_rows(old_rows: list[dict], trains: list[list[dict]]) -> list[dict]:
@@ -33,12 +35,24 @@ def heldout_rows(old_rows: list[dict], trains: list[list[dict]]) -> list[dict]:
     return [r for r in old_rows if r["provenance"]["group"] not in trained]
 
 
-def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec) -> list[dict]:
-    """Each model's figures on the rows of `rows` that every model has a prediction for."""
+def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
+                 by: str | None = None) -> list[dict]:
+    """Each model's figures on the rows of `rows` that every model has a prediction for: one line per
+    model for all of them, then (with `by`: "category" or "template") one per model and part, so a change
+    that helps one category and costs another shows where. `wrong` counts the rows not exactly right."""
     ids = {r["id"] for r in rows}
     for p in preds.values():
         ids &= {x["id"] for x in p}
-    return [{"model": name, **score([x for x in p if x["id"] in ids], spec)} for name, p in preds.items()]
+    part_of = {r["id"]: (r["provenance"]["category"] if by == "category" else template_of(r["provenance"]["group"]))
+               for r in rows} if by else {}
+    parts = ["all", *sorted(set(part_of[i] for i in ids))] if by else ["all"]
+    out = []
+    for part in parts:
+        for name, p in preds.items():
+            mine = [x for x in p if x["id"] in ids and (part == "all" or part_of[x["id"]] == part)]
+            label = part if part == "all" else f"{by} {part}"
+            out.append({"model": name, "part": label, "wrong": sum(not x["exact"] for x in mine), **score(mine, spec)})
+    return out
 
 
 def main() -> None:
@@ -52,6 +66,7 @@ def main() -> None:
     s.add_argument("--rows", required=True, help="the file `build` wrote")
     s.add_argument("--pred", nargs="+", required=True, metavar="NAME=FILE", help="predictions (scripts/eval.py)")
     s.add_argument("--specs", default="specs", help="the task's specs folder (how the predictions are scored)")
+    s.add_argument("--by", choices=["category", "template"], help="also score each category or template apart")
     a = ap.parse_args()
     if a.cmd == "build":
         old = read_jsonl(a.old)
@@ -61,7 +76,8 @@ def main() -> None:
         print(f"kept {len(kept)} of {len(old)} rows, {groups} groups -> {a.out}", file=sys.stderr)
         return
     named = dict(x.split("=", 1) for x in a.pred)
-    lines = score_shared(read_jsonl(a.rows), {k: read_jsonl(v) for k, v in named.items()}, TaskSpec.load(a.specs))
+    lines = score_shared(read_jsonl(a.rows), {k: read_jsonl(v) for k, v in named.items()}, TaskSpec.load(a.specs),
+                         by=a.by)
     for line in lines:
         print(json.dumps(line))
 

@@ -79,9 +79,9 @@ def test_the_loraplus_patch_gives_the_b_matrices_their_own_rate(tmp_path, tokeni
     assert "LoRA+" not in train()
 
 
-def _group_row(i, group):
-    """An eval row as the bench comparisons read it: an id and its template group."""
-    return {"id": i, "provenance": {"group": group}}
+def _group_row(i, group, category="no_tool"):
+    """An eval row as the bench comparisons read it: an id, its template group and its category."""
+    return {"id": i, "provenance": {"group": group, "category": category}}
 
 
 def _scored(i, ok, args=None):
@@ -110,6 +110,25 @@ def test_shared_heldout_keeps_untrained_groups_and_scores_every_model_on_the_sam
                                                            "new": [pred("a", True), pred("c", False)]}, spec)}
     assert lines["old"]["n"] == lines["new"]["n"] == 1
     assert lines["old"]["exact_match"] == 0.0 and lines["new"]["exact_match"] == 1.0
+    assert lines["old"]["wrong"] == 1 and lines["new"]["wrong"] == 0
+
+
+def test_shared_heldout_scores_each_category_apart_so_a_gain_cannot_hide_a_loss(spec):
+    """`score --by category`: the new model gains on timers what it loses on reminders; the overall line
+    shows no change, the category lines show both."""
+    sh = importlib.import_module("bench.shared_heldout")
+    row, pred = _group_row, _scored
+    rows = [row("a", "t#0", "set_timer"), row("b", "t#1", "set_timer"), row("c", "r#0", "create_reminder")]
+    lines = sh.score_shared(rows, {"old": [pred("a", False), pred("b", True), pred("c", True, True)],
+                                   "new": [pred("a", True), pred("b", True), pred("c", False, False)]},
+                            spec, by="category")
+    by = {(x["model"], x["part"]): x for x in lines}
+    assert by["old", "all"]["wrong"] == by["new", "all"]["wrong"] == 1
+    assert (by["old", "category set_timer"]["wrong"], by["new", "category set_timer"]["wrong"]) == (1, 0)
+    assert (by["old", "category create_reminder"]["wrong"], by["new", "category create_reminder"]["wrong"]) == (0, 1)
+    assert by["new", "category create_reminder"]["n"] == 1
+    assert [x["part"] for x in sh.score_shared(rows, {"m": [pred("a", True)]}, spec, by="template")] == [
+        "all", "template t"]
 
 
 def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
