@@ -154,3 +154,20 @@ def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
                                                   new_rows, ["fresh", "gone"], spec)}
     assert fam["template fresh"]["n"] == 2 and fam["template fresh"]["exact_match"] == 0.5
     assert fam["template gone"] == {"model": "new", "part": "template gone", "n": 0}
+
+
+def test_compare_data_counts_rows_per_part_and_the_rows_a_change_left_alone():
+    """bench/compare_data.py: a family that lost rows to a new one comes first, with how many of its rows
+    are still the very same rows (same id); a family left alone reads old == new == kept."""
+    cd = importlib.import_module("bench.compare_data")
+    row = _group_row
+    old = [row("a1", "a#0", "set_timer"), row("a2", "a#1", "set_timer"), row("a3", "a#0", "set_timer"),
+           row("b1", "b#0"), row("b2", "b#1")]
+    new = [row("a1", "a#0", "set_timer"), row("a9", "a#1", "set_timer"),
+           row("b1", "b#0"), row("b2", "b#1"), row("c1", "c#0"), row("c2", "c#0")]
+    lines = cd.compare(old, new)
+    assert lines[0] == {"part": "a", "old": 3, "new": 2, "kept": 1, "change": -1}
+    assert {"part": "b", "old": 2, "new": 2, "kept": 2, "change": 0} in lines
+    assert lines[-1] == {"part": "c", "old": 0, "new": 2, "kept": 0, "change": 2}
+    assert cd.compare(old, new, by="category")[0] == {"part": "set_timer", "old": 3, "new": 2, "kept": 1,
+                                                      "change": -1}
