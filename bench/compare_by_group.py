@@ -31,6 +31,11 @@ def template_of(group: str) -> str:
     return group.split("#")[0]
 
 
+def part_of(row: dict, by: str) -> str:
+    """The part of a data set a row belongs to: its category, or its template (the group's family)."""
+    return row["provenance"]["category"] if by == "category" else template_of(row["provenance"]["group"])
+
+
 def score(preds: list[dict], spec: TaskSpec) -> dict:
     """Eval's scalar figures over these prediction records (scripts/eval.py writes them as Scored)."""
     summary = summarize([Scored(**p) for p in preds], spec)

@@ -24,13 +24,11 @@ import pandas as pd
 
 from slm_factory.rows import read_jsonl
 
-from bench.compare_by_group import template_of
+from bench.compare_by_group import part_of
 
 
 def _parts(rows: list[dict], by: str) -> pd.DataFrame:
-    key = (lambda r: r["provenance"]["category"]) if by == "category" else (
-        lambda r: template_of(r["provenance"]["group"]))
-    return pd.DataFrame({"id": [r["id"] for r in rows], "part": [key(r) for r in rows]},
+    return pd.DataFrame({"id": [r["id"] for r in rows], "part": [part_of(r, by) for r in rows]},
                         columns=["id", "part"])
 
 

@@ -26,7 +26,7 @@ import sys
 from slm_factory.rows import read_jsonl, write_jsonl
 from slm_factory.spec import TaskSpec
 
-from bench.compare_by_group import score, template_of
+from bench.compare_by_group import part_of, score
 
 
 def heldout_rows(old_rows: list[dict], trains: list[list[dict]]) -> list[dict]:
@@ -43,15 +43,14 @@ def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
     ids = {r["id"] for r in rows}
     for p in preds.values():
         ids &= {x["id"] for x in p}
-    part_of = {r["id"]: (r["provenance"]["category"] if by == "category" else template_of(r["provenance"]["group"]))
-               for r in rows} if by else {}
-    parts = ["all", *sorted(set(part_of[i] for i in ids))] if by else ["all"]
+    part = {r["id"]: part_of(r, by) for r in rows} if by else {}
     out = []
-    for part in parts:
+    for want in ["all", *sorted({part[i] for i in ids})] if by else ["all"]:
         for name, p in preds.items():
-            mine = [x for x in p if x["id"] in ids and (part == "all" or part_of[x["id"]] == part)]
-            label = part if part == "all" else f"{by} {part}"
-            out.append({"model": name, "part": label, "wrong": sum(not x["exact"] for x in mine), **score(mine, spec)})
+            mine = [x for x in p if x["id"] in ids and want in ("all", part.get(x["id"]))]
+            label = want if want == "all" else f"{by} {want}"
+            out.append({"model": name, "part": label, "wrong": sum(not x["exact"] for x in mine),
+                        **score(mine, spec)})
     return out
 
 
