@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
+SH_TIMEOUT_S = 900  # the slowest command here (a tiny-profile `dvc repro`) takes about 4 minutes on 2 cores
+# One repo's run writes about 3.2 GB (base, merged and GGUF models, each also in DVC's cache).
+NEEDS_FREE_BYTES = 4 * 2**30
 
 
 def sh(cmd: list[str], cwd: Path, **extra_env: str) -> str:
@@ -23,9 +27,18 @@ def sh(cmd: list[str], cwd: Path, **extra_env: str) -> str:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "SLM_FACTORY_CACHE": str(cache_of(cwd)), **extra_env}
-    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert p.returncode == 0, f"{' '.join(cmd)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
-    return p.stdout + p.stderr
+    # Its own process group with no stdin, so a stage that hangs is killed with every child it started
+    # (which would otherwise hold the output pipes open) and the test fails with what it printed.
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=SH_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        pytest.fail(f"{' '.join(cmd)} still running after {SH_TIMEOUT_S} s, killed:\n{out[-3000:]}\n{err[-5000:]}")
+    assert p.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-3000:]}\n{err[-5000:]}"
+    return out + err
 
 
 def cache_of(repo: Path) -> Path:
@@ -45,6 +58,10 @@ def tiny_profile(params: dict) -> dict:
 
 def copy_repo(dst: Path, task: str = ".") -> Path:
     """A git repo holding this checkout's files (no results), on the tiny profile, for `task`."""
+    free = shutil.disk_usage(dst).free
+    if free < NEEDS_FREE_BYTES:
+        pytest.fail(f"{dst}: {free / 2**30:.1f} GiB free; an end-to-end run needs about "
+                    f"{NEEDS_FREE_BYTES / 2**30:.0f} GiB (a full disk makes stages fail or hang)")
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
     for f in files:
