@@ -127,9 +127,11 @@ class Grammar:
                 and (difficulty is None or t.difficulty == difficulty)
                 and (data_type is None or t.data_type == data_type)]
 
-    def render(self, template: Template, rng: random.Random) -> dict:
-        """One (user, output) pair from a template; `group` names the pattern it came from."""
-        p_idx = rng.randrange(len(template.user))
+    def render(self, template: Template, rng: random.Random, p_idx: int | None = None) -> dict:
+        """One (user, output) pair from a template; `group` names the pattern it came from. The pattern
+        is `p_idx` when given, else drawn from `rng`."""
+        if p_idx is None:
+            p_idx = rng.randrange(len(template.user))
         pattern = template.user[p_idx]
         chosen: dict[tuple[str, int], Any] = {}
 
