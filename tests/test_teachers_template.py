@@ -46,6 +46,7 @@ def test_rendezvous_follows_weights_and_a_removed_name_moves_only_its_keys():
     assert abs(won.count(1) / 4000 - 0.5) < 0.03 and abs(won.count(0) / 4000 - 0.25) < 0.03
     without_c = [rendezvous(f"k{i}", ["a", "b"], [1.0, 2.0]) for i in range(4000)]
     assert all(w == v for w, v in zip(won, without_c) if w != 2)
+    assert all(rendezvous(f"k{i}", names, [1.0, 0.0, 1.0]) != 1 for i in range(200))  # weight 0: never
 
 
 def test_stable_draw_keeps_every_row_a_new_template_does_not_win(spec, tmp_path):

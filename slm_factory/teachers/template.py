@@ -31,11 +31,24 @@ def rendezvous(key: str, names: list[str], weights: list[float]) -> int:
     probability w_i / sum(w), and adding or removing a name changes only the keys that name wins or won."""
     best, best_score = 0, math.inf
     for i, (name, w) in enumerate(zip(names, weights)):
+        if w <= 0:  # as with random.choices: a zero weight is never picked
+            continue
         h = int.from_bytes(hashlib.sha256(f"{key}\x1f{name}".encode()).digest()[:8], "big")
         score = -math.log((h + 0.5) / 2**64) / w
         if score < best_score:
             best, best_score = i, score
     return best
+
+
+def _pattern_names(patterns: list[str]) -> list[str]:
+    """A name per pattern: its text, and for a repeated text its occurrence number, so a pattern written
+    twice (to weigh double) is two candidates and inserting another pattern renames none."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in patterns:
+        seen[p] = seen.get(p, 0) + 1
+        names.append(p if seen[p] == 1 else f"{p}\x1f{seen[p]}")
+    return names
 
 
 class TemplateTeacher:
@@ -83,7 +96,7 @@ class TemplateTeacher:
             key = f"{self.seed}:{r.namespace}:{r.index}"
             if self.draw == "stable":
                 template = cands[rendezvous(key, [t.id for t in cands], [t.weight for t in cands])]
-                p_idx = rendezvous(f"{key}:{template.id}", template.user, [1.0] * len(template.user))
+                p_idx = rendezvous(f"{key}:{template.id}", _pattern_names(template.user), [1.0] * len(template.user))
                 rng = random.Random(f"{key}:{template.id}:{template.user[p_idx]}")
                 pair = self.grammar.render(template, rng, p_idx)
             else:
