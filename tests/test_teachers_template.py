@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections import Counter
 
+import pytest
+import yaml
+
+from conftest import ROOT
+from slm_factory.spec import SpecError, TaskSpec
 from slm_factory.teachers.base import plan_requests
-from slm_factory.teachers.template import TemplateTeacher
+from slm_factory.teachers.template import TemplateTeacher, rendezvous
 
 
 def test_same_seed_same_rows(spec):
@@ -17,19 +24,12 @@ def test_same_seed_same_rows(spec):
     assert all(json.loads(t)["group"] for t in a)
 
 
-def _respec(tmp_path, edit) -> "TaskSpec":
+def _respec(tmp_path, edit) -> TaskSpec:
     """A copy of the shipped spec with its templates.yaml changed by `edit(list_of_templates)`."""
-    import shutil
-
-    import yaml
-
-    from conftest import ROOT
-    from slm_factory.spec import TaskSpec
-
     shutil.copytree(ROOT / "specs", tmp_path / "specs")
     path = tmp_path / "specs" / "templates.yaml"
     doc = yaml.safe_load(path.read_text())
-    edit(doc["templates"] if isinstance(doc, dict) else doc)
+    edit(doc["templates"])
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     return TaskSpec.load(tmp_path / "specs")
 
@@ -39,8 +39,6 @@ def _rows(spec, n: int, draw: str) -> list[dict]:
 
 
 def test_rendezvous_follows_weights_and_a_removed_name_moves_only_its_keys():
-    from slm_factory.teachers.template import rendezvous
-
     names, weights = ["a", "b", "c"], [1.0, 2.0, 1.0]
     won = [rendezvous(f"k{i}", names, weights) for i in range(4000)]
     assert abs(won.count(1) / 4000 - 0.5) < 0.03 and abs(won.count(0) / 4000 - 0.25) < 0.03
@@ -64,8 +62,6 @@ def test_stable_draw_keeps_every_row_a_new_template_does_not_win(spec, tmp_path)
 
 
 def test_stable_draw_keeps_every_row_a_new_pattern_does_not_win(spec, tmp_path):
-    from collections import Counter
-
     base = _rows(spec, 600, "stable")
     target = Counter(r["template"] for r in base).most_common(1)[0][0]
 
@@ -82,10 +78,6 @@ def test_stable_draw_keeps_every_row_a_new_pattern_does_not_win(spec, tmp_path):
 
 
 def test_identity_names_the_draw_only_when_not_the_default(spec):
-    import pytest
-
-    from slm_factory.spec import SpecError
-
     assert "draw" not in TemplateTeacher(spec, 7).identity()
     assert TemplateTeacher(spec, 7, "stable").identity()["draw"] == "stable"
     with pytest.raises(SpecError, match="template_draw"):
