@@ -21,7 +21,7 @@ from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json, write_metrics
 from slm_factory.config import as_dict
 from slm_factory.dedupe import Thresholds
-from slm_factory.diversity import diversity, value_casing
+from slm_factory.diversity import diversity, value_casing, value_coverage
 from slm_factory.registry import content_version, file_md5
 from slm_factory.rows import read_rows, write_jsonl
 from slm_factory.splitting import LeakageError, leakage, split_rows
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     counts = {s: len(v) for s, v in parts.items()}
     by_cat = {s: dict(sorted(Counter(r.provenance.category for r in v).items())) for s, v in parts.items()}
     div = {s: diversity(v) for s, v in parts.items()}
+    # values dev/test answers compute from their inputs that train never shows: mostly answered wrong
+    cover = {s: value_coverage(parts["train"], parts[s]) for s in ("dev", "test")}
     record = {
         "version": version, "task": params.task,
         # the md5s dvc.lock holds for the files: match a record to a lock, or check a checkout. The
@@ -88,12 +90,14 @@ def main(argv: list[str] | None = None) -> None:
         "params": {k: v for k, v in as_dict(params).items() if k in ("generate", "validate", "dedupe", "split")},
         "diversity": div,
         "value_casing": value_casing(parts["train"]),
+        "value_coverage": cover,
     }
     write_json(a.registry, record)
     write_metrics(a.metrics, a.details, {"dataset_version": version, **{f"{s}_rows": n for s, n in counts.items()},
                            "groups": len({r.provenance.group for r in rows}), "leaks": 0,
                            **{f"{s}_groups": d["groups"] for s, d in div.items()},
                            "train_distinct_2": div["train"]["distinct_2"],
+                           **{f"{s}_values_covered": c["rows_covered"] for s, c in cover.items()},
                            "by_category": by_cat}, ["train_rows", "dev_rows", "test_rows", "train_groups"])
     log.info("dataset version %s %s", version, counts)
 

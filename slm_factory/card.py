@@ -118,4 +118,13 @@ def dataset_card(*, task_name: str, dataset: dict, leaks: int, license: str) -> 
                       f"- generator: {dataset.get('generator')}",
                       f"- leakage check: {leaks} train rows within the dedupe thresholds of any eval row "
                       "(split fails the run otherwise); rows from one template group never cross splits",
-                      f"- diversity: {dataset.get('diversity')}", ""])
+                      f"- diversity: {dataset.get('diversity')}",
+                      f"- derived answer values that train shows: {_coverage_line(dataset.get('value_coverage'))}", ""])
+
+
+def _coverage_line(cover: dict | None) -> str:
+    """Per eval split, the share of rows whose computed values train shows, and each field below 1."""
+    if not cover:
+        return "not measured"
+    return "; ".join(f"{s} {c['rows_covered']} of rows" + "".join(
+        f", {path} {f['coverage']}" for path, f in c["fields"].items() if f["unseen"]) for s, c in cover.items())

@@ -1,7 +1,8 @@
 """How varied a dataset is: the measured property that decides whether a model learns the task or the
 templates. Counted per split: template groups (overall and per category), distinct inputs, distinct-2
 (distinct word bigrams / all bigrams of the inputs), and the casing spread of every string value in the
-answers (a slot whose values are all capitalised teaches the model to capitalise what users type)."""
+answers (a slot whose values are all capitalised teaches the model to capitalise what users type), and how
+many of the values an eval set's answers derive from its inputs train ever shows (value_coverage)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,49 @@ def diversity(rows: list[Row]) -> dict:
             "distinct_inputs": len({r.user.strip().lower() for r in rows}),
             "distinct_2": distinct_n([r.user for r in rows]),
             "groups_by_category": {c: len(g) for c, g in sorted(by_cat.items())}}
+
+
+def _derived(row: Row, skip: set[str]) -> list[tuple[str, str]]:
+    """(answer field path, value) for each value the answer computes rather than copies: a leaf whose text
+    does not occur in the input (case-insensitive), e.g. 315 from "5m15s" or 2026-12-03 from "december 3"."""
+    try:
+        obj = json.loads(row.assistant)
+    except ValueError:
+        return []
+    said = row.user.lower()
+    return [(path, str(v)) for path, v in _leaves(obj)
+            if v is not None and not isinstance(v, bool) and path.split(".")[0] not in skip
+            and str(v).strip() and str(v).lower() not in said]
+
+
+def value_coverage(train: list[Row], held: list[Row], skip: set[str] = frozenset()) -> dict:
+    """How many of the values `held`'s answers derive from their inputs appear at the same field in some
+    train answer. A small model learns a normalisation (a duration in seconds, a date, a currency code) value
+    by value: a held-out row whose derived value train never shows is mostly answered wrong, so a redraw
+    that loses coverage loses accuracy before any training. Returns rows (held rows with a derived value),
+    rows_covered (share of those whose every derived value train shows) and, per field, derived / unseen /
+    coverage, with up to five unseen values."""
+    seen: set[tuple[str, str]] = set()
+    for r in train:
+        try:
+            seen.update((p, str(v)) for p, v in _leaves(json.loads(r.assistant)))
+        except ValueError:
+            continue
+    per: dict[str, list[str]] = defaultdict(list)
+    unseen: dict[str, list[str]] = defaultdict(list)
+    rows = covered = 0
+    for r in held:
+        pairs = _derived(r, skip)
+        if not pairs:
+            continue
+        rows += 1
+        covered += all(p in seen for p in pairs)
+        for path, v in pairs:
+            per[path].append(v)
+            if (path, v) not in seen:
+                unseen[path].append(v)
+    fields = {path: {"derived": len(vs), "unseen": len(unseen[path]),
+                     "coverage": round(1 - len(unseen[path]) / len(vs), 4),
+                     "unseen_values": sorted(set(unseen[path]))[:5]}
+              for path, vs in sorted(per.items())}
+    return {"rows": rows, "rows_covered": round(covered / rows, 4) if rows else None, "fields": fields}

@@ -35,3 +35,13 @@ def test_the_dataset_card_names_its_splits_for_datasets():
     header = yaml.safe_load(card.split("---")[1])
     assert [f["split"] for f in header["configs"][0]["data_files"]] == ["train", "dev", "test"]
     assert "version `abc`" in card and "0 train rows within the dedupe thresholds" in card
+
+
+def test_the_dataset_card_says_which_derived_values_train_lacks():
+    cover = {"test": {"rows": 4, "rows_covered": 0.75, "fields": {
+        "arguments.duration_seconds": {"derived": 3, "unseen": 1, "coverage": 0.6667, "unseen_values": ["315"]},
+        "arguments.channel": {"derived": 2, "unseen": 0, "coverage": 1.0, "unseen_values": []}}}}
+    card = dataset_card(task_name="tools", dataset={"version": "abc", "value_coverage": cover}, leaks=0,
+                        license="apache-2.0")
+    assert "train shows: test 0.75 of rows, arguments.duration_seconds 0.6667\n" in card
+    assert "not measured" in dataset_card(task_name="tools", dataset={}, leaks=0, license="apache-2.0")

@@ -1,6 +1,6 @@
 """Diversity figures on tiny in-memory rows."""
 
-from slm_factory.diversity import casing, distinct_n, diversity, value_casing
+from slm_factory.diversity import casing, distinct_n, diversity, value_casing, value_coverage
 
 
 def test_distinct_and_casing(row_factory):
@@ -17,3 +17,20 @@ def test_distinct_and_casing(row_factory):
     assert d["groups_by_category"] == {"create_reminder": 1, "get_weather": 1}
     assert value_casing(rows, skip={"tool"}) == {"arguments.date": {"lower": 2}, "arguments.location": {"lower": 1},
                                                  "arguments.text": {"capitalised": 1, "lower": 1}}
+
+
+def test_value_coverage_counts_the_computed_values_train_never_shows(row_factory):
+    def timer(text, seconds):
+        return row_factory(text, {"tool": "set_timer", "arguments": {"duration_seconds": seconds}},
+                           category="set_timer")
+    def weather(text, place):
+        return row_factory(text, {"tool": "get_weather", "arguments": {"location": place}}, category="get_weather")
+    train = [timer("timer 5 minutes", 300), weather("weather in Lisbon", "Lisbon")]
+    held = [timer("5 min timer please", 300), timer("count 5m15s", 315), weather("weather in Oslo", "Oslo")]
+    c = value_coverage(train, held)
+    # Oslo is copied from the input, so not a derived value; "get_weather" is derived and seen in train
+    assert c["rows"] == 3 and c["rows_covered"] == round(2 / 3, 4)
+    assert c["fields"]["arguments.duration_seconds"] == {"derived": 2, "unseen": 1, "coverage": 0.5,
+                                                        "unseen_values": ["315"]}
+    assert "arguments.location" not in c["fields"] and c["fields"]["tool"]["unseen"] == 0
+    assert value_coverage(train, []) == {"rows": 0, "rows_covered": None, "fields": {}}
