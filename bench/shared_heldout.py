@@ -11,7 +11,9 @@ scores each model's predictions on that set, using only the rows every model was
     python -m bench.shared_heldout score --rows shared.jsonl \
         --pred old=OLD/soup-42-7/predictions/predictions_test.jsonl new=OUT/soup-42-7/predictions/predictions_shared.jsonl
 
-`build` prints how many rows and groups it kept. `score` prints one JSON line per model, with eval's own
+`build` prints how many rows and groups it kept, and for each train set how many kept rows have every
+computed answer value (a duration in seconds, a date) in that train set (`slm_factory.diversity.value_coverage`),
+with the fields below full coverage: a version that lost a value the shared rows ask for loses those rows. `score` prints one JSON line per model, with eval's own
 figures (`metrics.summarize`), n (the number of shared rows) and wrong (those not exactly right); `--by
 category` (or `template`) adds one line per model and category, so a gain in one place and a loss in
 another do not cancel out unseen.
@@ -23,7 +25,8 @@ import argparse
 import json
 import sys
 
-from slm_factory.rows import read_jsonl, write_jsonl
+from slm_factory.diversity import value_coverage
+from slm_factory.rows import Row, read_jsonl, write_jsonl
 from slm_factory.spec import TaskSpec
 
 from bench.compare_by_group import part_of, score
@@ -69,10 +72,16 @@ def main() -> None:
     a = ap.parse_args()
     if a.cmd == "build":
         old = read_jsonl(a.old)
-        kept = heldout_rows(old, [read_jsonl(f) for f in a.train])
+        trains = [read_jsonl(f) for f in a.train]
+        kept = heldout_rows(old, trains)
         write_jsonl(a.out, kept)
         groups = len({r["provenance"]["group"] for r in kept})
         print(f"kept {len(kept)} of {len(old)} rows, {groups} groups -> {a.out}", file=sys.stderr)
+        held = [Row.model_validate(r) for r in kept]
+        for name, rows in zip(a.train, trains):
+            c = value_coverage([Row.model_validate(r) for r in rows], held)
+            low = {p: (f["coverage"], f["unseen_values"]) for p, f in c["fields"].items() if f["unseen"]}
+            print(f"{name}: values covered in {c['rows_covered']} of kept rows; {low}", file=sys.stderr)
         return
     named = dict(x.split("=", 1) for x in a.pred)
     lines = score_shared(read_jsonl(a.rows), {k: read_jsonl(v) for k, v in named.items()}, TaskSpec.load(a.specs),

@@ -54,9 +54,13 @@ class Group(BaseModel):
                 raise
 
 
+# how the template teacher draws a request's template and pattern (slm_factory/teachers/template.py)
+TemplateDraw = Literal["indexed", "stable"]
+
+
 class Teacher(Group):
     provider: Literal["template", "anthropic", "openai", "openai_compatible"]
-    template_draw: Literal["indexed", "stable"]
+    template_draw: TemplateDraw
     model: str | None
     base_url: str | None
     api_key_env: str | None
@@ -103,7 +107,8 @@ class Judge(Group):
         if self.provider is None:
             raise ValueError("validate.judge.provider is not set: the judge is off")
         return Teacher(provider=self.provider, template_draw="indexed", model=self.model, base_url=self.base_url,
-                       api_key_env=self.api_key_env, mode="online", temperature=self.temperature, max_tokens=self.max_tokens, rows_per_request=1,
+                       api_key_env=self.api_key_env, mode="online", temperature=self.temperature,
+                       max_tokens=self.max_tokens, rows_per_request=1,
                        concurrency=self.concurrency, requests_per_minute=self.requests_per_minute,
                        tokens_per_minute=None, max_retries=self.max_retries, timeout_s=self.timeout_s,
                        max_cost_usd=None, batch_poll_s=60.0, http_client=self.http_client)

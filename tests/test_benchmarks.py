@@ -113,6 +113,31 @@ def test_shared_heldout_keeps_untrained_groups_and_scores_every_model_on_the_sam
     assert lines["old"]["wrong"] == 1 and lines["new"]["wrong"] == 0
 
 
+def test_shared_heldout_build_says_which_computed_values_each_train_set_lacks(row_factory, tmp_path, monkeypatch,
+                                                                              capsys):
+    """`build` writes the untrained rows and, per train set, the share of them whose computed values that
+    train set shows: the new version lost 315 seconds, which a kept row asks for."""
+    sh = importlib.import_module("bench.shared_heldout")
+    from slm_factory.rows import write_jsonl
+
+    def timer(text, seconds, group):
+        return row_factory(text, {"tool": "set_timer", "arguments": {"duration_seconds": seconds}},
+                           category="set_timer", group=group)
+    files = {"old.jsonl": [timer("count 5m15s", 315, "a#0"), timer("timer 5 min", 300, "b#0")],
+             "v1.jsonl": [timer("5 min 15 s timer", 315, "c#0"), timer("five minutes", 300, "d#0")],
+             "v2.jsonl": [timer("five minutes", 300, "d#0"), timer("b timer 5 min", 300, "b#0")]}
+    for name, rows in files.items():
+        write_jsonl(tmp_path / name, rows)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["shared_heldout", "build", "--old", "old.jsonl", "--train", "v1.jsonl",
+                                     "v2.jsonl", "--out", "shared.jsonl"])
+    sh.main()
+    err = capsys.readouterr().err
+    assert "kept 1 of 2 rows, 1 groups" in err  # b#0 is in v2's train
+    assert "v1.jsonl: values covered in 1.0 of kept rows; {}" in err
+    assert "v2.jsonl: values covered in 0.0 of kept rows; {'arguments.duration_seconds': (0.0, ['315'])}" in err
+
+
 def test_shared_heldout_scores_each_category_apart_so_a_gain_cannot_hide_a_loss(spec):
     """`score --by category`: the new model gains on timers what it loses on reminders; the overall line
     shows no change, the category lines show both."""

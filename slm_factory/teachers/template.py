@@ -6,10 +6,11 @@ import hashlib
 import json
 import math
 import random
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
+from ..config import TemplateDraw
 from ..spec import SpecError, TaskSpec
 from ..templates import GENERATORS_VERSION, Grammar
 from .base import Budget, Progress, Request, Response, RunStats
@@ -22,7 +23,7 @@ from .base import Budget, Progress, Request, Response, RunStats
 #            request and the candidate's name (template id, pattern text), and the values by a generator
 #            seeded with both. A new template or pattern takes only the rows it wins, about its share;
 #            every other row is rendered exactly as before.
-DRAWS = ("indexed", "stable")
+DRAWS = get_args(TemplateDraw)
 
 
 def rendezvous(key: str, names: list[str], weights: list[float]) -> int:
