@@ -1,7 +1,7 @@
 """analyze_errors: give every dev failure a cause, cluster failures within a cause, plan repair data.
 
     python scripts/analyze_errors.py --params params.yaml --specs specs \
-        --predictions outputs/predictions/predictions_dev.jsonl \
+        --predictions outputs/predictions/predictions_dev.jsonl --train data/train.jsonl \
         --report outputs/eval_reports/error_analysis.md --plan outputs/eval_reports/repair_plan.json \
         --metrics metrics/analyze_errors.json
 
@@ -17,8 +17,9 @@ from pathlib import Path
 
 from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json, write_metrics, write_text_atomic
+from slm_factory.diversity import answer_values
 from slm_factory.error_analysis import analyze, report
-from slm_factory.rows import read_jsonl
+from slm_factory.rows import read_jsonl, read_rows
 from slm_factory.spec import TaskSpec
 
 log = get_logger("analyze_errors")
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="params.yaml (only the keys this stage declares in dvc.yaml are read, validated first)")
     ap.add_argument("--specs", type=Path, required=True, help="the task's specs/ folder")
     ap.add_argument("--predictions", type=Path, required=True, help="eval's predictions on dev (JSONL)")
+    ap.add_argument("--train", type=Path, required=True,
+                    help="the rows trained on: a wrong value no train answer shows is named unseen_value")
     ap.add_argument("--report", type=Path, required=True, help="out: the error analysis (markdown)")
     ap.add_argument("--plan", type=Path, required=True, help="out: the repair plan (JSON), for `repair: true`")
     ap.add_argument("--metrics", type=Path, required=True, help="out: headline figures (DVC metrics)")
@@ -40,8 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     spec = TaskSpec.load(a.specs)
     preds = read_jsonl(a.predictions)
     model = params.dedupe.embedding_model
+    seen = {pv for r in read_rows(a.train) for pv in answer_values(r.assistant)}
     clusters, plan = analyze(preds, spec, lambda t: embeddings.encode(model, t), cfg.cluster_threshold,
-                             cfg.rows_per_cluster)
+                             cfg.rows_per_cluster, seen)
     write_text_atomic(a.report, report(clusters, plan, cfg.max_examples))
     write_json(a.plan, plan)
     write_metrics(a.metrics, a.details, {"failures": plan["failures"], "clusters": len(clusters),

@@ -62,37 +62,39 @@ def diversity(rows: list[Row]) -> dict:
             "groups_by_category": {c: len(g) for c, g in sorted(by_cat.items())}}
 
 
-def _derived(row: Row, skip: set[str]) -> list[tuple[str, str]]:
+def answer_values(answer: str) -> set[tuple[str, str]]:
+    """Every (field path, value as text) of an answer; empty when it is not JSON."""
+    try:
+        return {(p, str(v)) for p, v in _leaves(json.loads(answer))}
+    except ValueError:
+        return set()
+
+
+def derived_values(answer: str, user: str) -> list[tuple[str, str]]:
     """(answer field path, value) for each value the answer computes rather than copies: a leaf whose text
     does not occur in the input (case-insensitive), e.g. 315 from "5m15s" or 2026-12-03 from "december 3"."""
     try:
-        obj = json.loads(row.assistant)
+        obj = json.loads(answer)
     except ValueError:
         return []
-    said = row.user.lower()
+    said = user.lower()
     return [(path, str(v)) for path, v in _leaves(obj)
-            if v is not None and not isinstance(v, bool) and path.split(".")[0] not in skip
-            and str(v).strip() and str(v).lower() not in said]
+            if v is not None and not isinstance(v, bool) and str(v).strip() and str(v).lower() not in said]
 
 
-def value_coverage(train: list[Row], held: list[Row], skip: set[str] = frozenset()) -> dict:
+def value_coverage(train: list[Row], held: list[Row]) -> dict:
     """How many of the values `held`'s answers derive from their inputs appear at the same field in some
     train answer. A small model learns a normalisation (a duration in seconds, a date, a currency code) value
     by value: a held-out row whose derived value train never shows is mostly answered wrong, so a redraw
     that loses coverage loses accuracy before any training. Returns rows (held rows with a derived value),
     rows_covered (share of those whose every derived value train shows) and, per field, derived / unseen /
     coverage, with up to five unseen values."""
-    seen: set[tuple[str, str]] = set()
-    for r in train:
-        try:
-            seen.update((p, str(v)) for p, v in _leaves(json.loads(r.assistant)))
-        except ValueError:
-            continue
+    seen = {pv for r in train for pv in answer_values(r.assistant)}
     per: dict[str, list[str]] = defaultdict(list)
     unseen: dict[str, list[str]] = defaultdict(list)
     rows = covered = 0
     for r in held:
-        pairs = _derived(r, skip)
+        pairs = derived_values(r.assistant, r.user)
         if not pairs:
             continue
         rows += 1

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from .diversity import derived_values
 from .gates import parse_output
 from .spec import TaskSpec
 
@@ -18,6 +19,8 @@ GENERIC_HINTS = {
     "schema_violation": "JSON breaks the contract (unknown value, missing or mistyped field); add canonical rows",
     "wrong_label": "labels confused with each other; add near_miss rows contrasting the two labels",
     "wrong_value": "right label, wrong value of a field; add rows exercising the rule for that field",
+    "unseen_value": "the right answer holds a computed value that no train answer shows (a small model learns "
+                    "such values one by one); add rows whose input asks for it",
     "hallucinated_field": "fields the input never gave; add rows where optional fields are omitted",
     "refused_when_should_act": "the do-nothing answer for a valid request; add canonical and production_like rows",
     "acted_when_should_not": "an action where none applies; add negative and near_miss rows",
@@ -76,14 +79,28 @@ def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
     return labels
 
 
+def unseen_values(p: dict, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The values the expected answer computes from the input (not copied) that no train answer shows at
+    that field (`seen`: slm_factory.diversity.answer_values over train)."""
+    return [pv for pv in derived_values(p["expected"], p["user"]) if pv not in seen]
+
+
 def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
-            rows_per_cluster: int) -> tuple[list[dict], dict]:
+            rows_per_cluster: int, seen: set[tuple[str, str]] | None = None) -> tuple[list[dict], dict]:
     """Scored predictions (eval's dicts) -> (clusters, the repair plan): failures grouped by cause,
-    then by embedding leader clustering of the user text (`embed`: texts -> normalised vectors)."""
+    then by embedding leader clustering of the user text (`embed`: texts -> normalised vectors). With
+    `seen` (every (field, value) of the train answers), a wrong value that train never shows becomes
+    `unseen_value:FIELD`, and its cluster lists the values to ask for."""
     failures = [p for p in preds if not p["exact"]]
     by_cause: dict[str, list[dict]] = defaultdict(list)
+    missing: dict[str, list[str]] = {}
     for p in failures:
-        by_cause[cause_of(p, spec)].append(p)
+        cause = cause_of(p, spec)
+        if seen is not None and cause.startswith("wrong_value"):
+            miss = unseen_values(p, seen)
+            if miss:
+                cause, missing[p["id"]] = f"unseen_value:{miss[0][0]}", [v for _, v in miss]
+        by_cause[cause].append(p)
     clusters = []
     for cause, items in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
         labels = leader_clusters(embed([p["user"] for p in items]), threshold) if embed else [0] * len(items)
@@ -98,6 +115,7 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
             clusters.append({"cause": cause, "cluster": f"{cause}-{k + 1}", "size": len(members),
                              "category": cat, "data_type": dtype,
                              "wrong_fields": dict(wrong.most_common(3)),
+                             "unseen_values": sorted({v for p in members for v in missing.get(p["id"], [])}),
                              "likely_root_cause": hint(cause, spec), "examples": members})
     plan: dict[tuple[str, str], dict] = {}
     for c in clusters:
@@ -119,6 +137,8 @@ def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
         lines += ["", f"## {c['cluster']} ({c['size']} rows)", "", f"Likely root cause: {c['likely_root_cause']}."]
         if c["wrong_fields"]:
             lines.append(f"Most often wrong fields: {c['wrong_fields']}.")
+        if c.get("unseen_values"):
+            lines.append(f"Values no train answer shows: {', '.join(c['unseen_values'])}.")
         lines.append("")
         for p in c["examples"][:max_examples]:
             lines += [f"- user: `{p['user'][:200]}`", f"  - expected: `{p['expected']}`",

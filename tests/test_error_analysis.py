@@ -38,3 +38,29 @@ def test_triage_fields_and_an_obeyed_injection():
     assert cause_of(s[0].to_dict(), tri) == "obeyed_injection"
     wrong_summary = score_row(row, tri.canonical({**expected, "summary": "something else"}), tri, "dev")
     assert wrong_summary.unsafe is False and cause_of(wrong_summary.to_dict(), tri) == "wrong_value:summary"
+
+
+def test_a_wrong_value_train_never_shows_is_named_and_listed(spec, row_factory):
+    """analyze(seen=...): a wrong duration that no train answer holds becomes unseen_value:FIELD and its
+    cluster lists the value; a wrong value train does show stays wrong_value; the report names it."""
+    import json
+
+    from slm_factory.diversity import answer_values
+    from slm_factory.error_analysis import analyze, report
+
+    def timer(text, seconds):
+        return row_factory(text, {"tool": "set_timer", "arguments": {"duration_seconds": seconds}},
+                           category="set_timer")
+    train = [timer("timer 5 minutes", 300), timer("timer 6 min", 360)]
+    seen = {pv for r in train for pv in answer_values(r.assistant)}
+    held = [(timer("count 5m15s", 315), 390), (timer("five min timer", 300), 360), (timer("2 min", 120), 120)]
+    preds = [score_row(r, json.dumps({"tool": "set_timer", "arguments": {"duration_seconds": got}}), spec,
+                       "dev").to_dict() for r, got in held]
+    clusters, plan = analyze(preds, spec, None, 0.9, 5, seen)
+    by = {c["cause"]: c for c in clusters}
+    assert plan["failures"] == 2 and set(by) == {"unseen_value:arguments.duration_seconds", "wrong_value:arguments"}
+    assert by["unseen_value:arguments.duration_seconds"]["unseen_values"] == ["315"]
+    assert by["wrong_value:arguments"]["unseen_values"] == []
+    assert "Values no train answer shows: 315." in report(clusters, plan, 3)
+    # without train rows the causes are as before
+    assert {c["cause"] for c in analyze(preds, spec, None, 0.9, 5)[0]} == {"wrong_value:arguments"}
