@@ -13,10 +13,10 @@ scores each model's predictions on that set, using only the rows every model was
 
 `build` prints how many rows and groups it kept, and for each train set how many kept rows have every
 computed answer value (a duration in seconds, a date) in that train set (`slm_factory.diversity.value_coverage`),
-with the fields below full coverage: a version that lost a value the shared rows ask for loses those rows. `score` prints one JSON line per model, with eval's own
-figures (`metrics.summarize`), n (the number of shared rows) and wrong (those not exactly right); `--by
-category` (or `template`) adds one line per model and category, so a gain in one place and a loss in
-another do not cancel out unseen.
+with the fields below full coverage: a version that lost a value the shared rows ask for loses those rows.
+`score` prints one JSON line per model, with eval's own figures (`metrics.summarize`), n (the number of
+shared rows) and wrong (those not exactly right); `--by category` (or `template`) adds one line per model
+and category, so a gain in one place and a loss in another do not cancel out unseen.
 """
 
 from __future__ import annotations

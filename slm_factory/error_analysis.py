@@ -89,8 +89,9 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
             rows_per_cluster: int, seen: set[tuple[str, str]] | None = None) -> tuple[list[dict], dict]:
     """Scored predictions (eval's dicts) -> (clusters, the repair plan): failures grouped by cause,
     then by embedding leader clustering of the user text (`embed`: texts -> normalised vectors). With
-    `seen` (every (field, value) of the train answers), a wrong value that train never shows becomes
-    `unseen_value:FIELD`, and its cluster lists the values to ask for."""
+    `seen` (every (field, value) of the train answers), a wrong_value failure whose right answer holds a
+    computed value that train never shows becomes `unseen_value:FIELD` (the first such field), and its
+    cluster lists the values to ask for."""
     failures = [p for p in preds if not p["exact"]]
     by_cause: dict[str, list[dict]] = defaultdict(list)
     missing: dict[str, list[str]] = {}
