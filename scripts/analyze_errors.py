@@ -17,7 +17,7 @@ from pathlib import Path
 
 from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json, write_metrics, write_text_atomic
-from slm_factory.diversity import answer_values
+from slm_factory.diversity import values_shown
 from slm_factory.error_analysis import analyze, report
 from slm_factory.rows import read_jsonl, read_rows
 from slm_factory.spec import TaskSpec
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = TaskSpec.load(a.specs)
     preds = read_jsonl(a.predictions)
     model = params.dedupe.embedding_model
-    seen = {pv for r in read_rows(a.train) for pv in answer_values(r.assistant)}
+    seen = values_shown(read_rows(a.train))
     clusters, plan = analyze(preds, spec, lambda t: embeddings.encode(model, t), cfg.cluster_threshold,
                              cfg.rows_per_cluster, seen)
     write_text_atomic(a.report, report(clusters, plan, cfg.max_examples))

@@ -70,6 +70,11 @@ def answer_values(answer: str) -> set[tuple[str, str]]:
         return set()
 
 
+def values_shown(rows: list[Row]) -> set[tuple[str, str]]:
+    """Every (field path, value) that some answer of `rows` holds: what a model trained on them has seen."""
+    return {pv for r in rows for pv in answer_values(r.assistant)}
+
+
 def derived_values(answer: str, user: str) -> list[tuple[str, str]]:
     """(answer field path, value) for each value the answer computes rather than copies: a leaf whose text
     does not occur in the input (case-insensitive), e.g. 315 from "5m15s" or 2026-12-03 from "december 3"."""
@@ -89,7 +94,7 @@ def value_coverage(train: list[Row], held: list[Row]) -> dict:
     that loses coverage loses accuracy before any training. Returns rows (held rows with a derived value),
     rows_covered (share of those whose every derived value train shows) and, per field, derived / unseen /
     coverage, with up to five unseen values."""
-    seen = {pv for r in train for pv in answer_values(r.assistant)}
+    seen = values_shown(train)
     per: dict[str, list[str]] = defaultdict(list)
     unseen: dict[str, list[str]] = defaultdict(list)
     rows = covered = 0

@@ -81,7 +81,7 @@ def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
 
 def unseen_values(p: dict, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
     """The values the expected answer computes from the input (not copied) that no train answer shows at
-    that field (`seen`: slm_factory.diversity.answer_values over train)."""
+    that field (`seen`: slm_factory.diversity.values_shown(train))."""
     return [pv for pv in derived_values(p["expected"], p["user"]) if pv not in seen]
 
 

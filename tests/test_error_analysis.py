@@ -45,14 +45,14 @@ def test_a_wrong_value_train_never_shows_is_named_and_listed(spec, row_factory):
     cluster lists the value; a wrong value train does show stays wrong_value; the report names it."""
     import json
 
-    from slm_factory.diversity import answer_values
+    from slm_factory.diversity import values_shown
     from slm_factory.error_analysis import analyze, report
 
     def timer(text, seconds):
         return row_factory(text, {"tool": "set_timer", "arguments": {"duration_seconds": seconds}},
                            category="set_timer")
     train = [timer("timer 5 minutes", 300), timer("timer 6 min", 360)]
-    seen = {pv for r in train for pv in answer_values(r.assistant)}
+    seen = values_shown(train)
     held = [(timer("count 5m15s", 315), 390), (timer("five min timer", 300), 360), (timer("2 min", 120), 120)]
     preds = [score_row(r, json.dumps({"tool": "set_timer", "arguments": {"duration_seconds": got}}), spec,
                        "dev").to_dict() for r, got in held]
