@@ -87,6 +87,12 @@ def derived_values(answer: str, user: str) -> list[tuple[str, str]]:
             if v is not None and not isinstance(v, bool) and str(v).strip() and str(v).lower() not in said]
 
 
+def unseen_values(answer: str, user: str, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (field path, value) pairs the answer computes from the input (`derived_values`) that no train
+    answer shows at that field (`seen`: `values_shown(train)`)."""
+    return [pv for pv in derived_values(answer, user) if pv not in seen]
+
+
 def value_coverage(train: list[Row], held: list[Row]) -> dict:
     """How many of the values `held`'s answers derive from their inputs appear at the same field in some
     train answer. A small model learns a normalisation (a duration in seconds, a date, a currency code) value
@@ -102,12 +108,13 @@ def value_coverage(train: list[Row], held: list[Row]) -> dict:
         pairs = derived_values(r.assistant, r.user)
         if not pairs:
             continue
+        missing = unseen_values(r.assistant, r.user, seen)
         rows += 1
-        covered += all(p in seen for p in pairs)
+        covered += not missing
         for path, v in pairs:
             per[path].append(v)
-            if (path, v) not in seen:
-                unseen[path].append(v)
+        for path, v in missing:
+            unseen[path].append(v)
     fields = {path: {"derived": len(vs), "unseen": len(unseen[path]),
                      "coverage": round(1 - len(unseen[path]) / len(vs), 4),
                      "unseen_values": sorted(set(unseen[path]))[:5]}

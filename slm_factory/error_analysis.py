@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from .diversity import derived_values
+from .diversity import unseen_values
 from .gates import parse_output
 from .spec import TaskSpec
 
@@ -79,12 +79,6 @@ def leader_clusters(emb: np.ndarray, threshold: float) -> list[int]:
     return labels
 
 
-def unseen_values(p: dict, seen: set[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The values the expected answer computes from the input (not copied) that no train answer shows at
-    that field (`seen`: slm_factory.diversity.values_shown(train))."""
-    return [pv for pv in derived_values(p["expected"], p["user"]) if pv not in seen]
-
-
 def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
             rows_per_cluster: int, seen: set[tuple[str, str]] | None = None) -> tuple[list[dict], dict]:
     """Scored predictions (eval's dicts) -> (clusters, the repair plan): failures grouped by cause,
@@ -98,7 +92,7 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
     for p in failures:
         cause = cause_of(p, spec)
         if seen is not None and cause.startswith("wrong_value"):
-            miss = unseen_values(p, seen)
+            miss = unseen_values(p["expected"], p["user"], seen)
             if miss:
                 cause, missing[p["id"]] = f"unseen_value:{miss[0][0]}", [v for _, v in miss]
         by_cause[cause].append(p)

@@ -1,6 +1,7 @@
 """Diversity figures on tiny in-memory rows."""
 
-from slm_factory.diversity import casing, distinct_n, diversity, value_casing, value_coverage
+from slm_factory.diversity import (casing, distinct_n, diversity, unseen_values, value_casing, value_coverage,
+                                   values_shown)
 
 
 def test_distinct_and_casing(row_factory):
@@ -34,3 +35,14 @@ def test_value_coverage_counts_the_computed_values_train_never_shows(row_factory
                                                         "unseen_values": ["315"]}
     assert "arguments.location" not in c["fields"] and c["fields"]["tool"]["unseen"] == 0
     assert value_coverage(train, []) == {"rows": 0, "rows_covered": None, "fields": {}}
+
+
+def test_unseen_values_are_the_computed_values_absent_at_their_field(row_factory):
+    seen = values_shown([row_factory("timer 5 minutes", {"tool": "set_timer", "arguments": {"duration_seconds": 300}},
+                                     category="set_timer")])
+    answer = '{"tool":"set_timer","arguments":{"duration_seconds":315}}'
+    assert unseen_values(answer, "count 5m15s", seen) == [("arguments.duration_seconds", "315")]
+    # 300 is shown at that field; "315" typed by the user is copied, not computed; bad JSON derives nothing
+    assert unseen_values(answer.replace("315", "300"), "5 min", seen) == []
+    assert unseen_values(answer, "a 315 second timer", seen) == []
+    assert unseen_values("not json", "x", seen) == []
