@@ -237,6 +237,8 @@ class AnalyzeErrors(Group):
     cluster_threshold: float = Fraction
     rows_per_cluster: int = Field(ge=0)
     max_examples: int = Field(ge=0)
+    group_failure_share: float = Fraction
+    group_min_rows: int = Field(ge=1)
 
 
 class Params(Group):

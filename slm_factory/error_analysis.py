@@ -122,7 +122,28 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
                       "items": sorted(plan.values(), key=lambda i: -i["n"])}
 
 
-def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
+def failing_groups(preds: list[dict], group_of: dict[str, str], min_share: float, min_rows: int) -> list[dict]:
+    """The held-out template groups the model gets wrong as a whole: at least `min_rows` scored rows, and a
+    share of wrong rows of at least `min_share` (`group_of`: row id -> provenance.group; rows it lacks are
+    skipped). The split keeps a group out of train whole, so on a model that gets most groups right such a
+    group is a phrasing that train lacks: more rows of the other phrasings leave it wrong, and new patterns
+    for the same intent are the remedy.
+    Sorted by wrong rows, most first; each carries its first wrong row as an example."""
+    by: dict[str, list[dict]] = defaultdict(list)
+    for p in preds:
+        if group_of.get(p["id"]):
+            by[group_of[p["id"]]].append(p)
+    out = []
+    for group, items in by.items():
+        wrong = [p for p in items if not p["exact"]]
+        if len(items) >= min_rows and len(wrong) >= min_share * len(items) and wrong:
+            out.append({"group": group, "template": group.split("#")[0], "category": items[0]["category"],
+                        "rows": len(items), "wrong": len(wrong), "example": wrong[0]["user"],
+                        "expected": wrong[0]["expected"], "predicted": wrong[0]["predicted"]})
+    return sorted(out, key=lambda g: (-g["wrong"], g["group"]))
+
+
+def report(clusters: list[dict], plan: dict, max_examples: int, groups: list[dict] = ()) -> str:
     """The error analysis as markdown: the clusters, examples of each, and the repair plan."""
     lines = ["# Error analysis (dev)", "", f"{plan['failures']} failures out of {plan['total']} rows.", "",
              "| cluster | size | category | data type | likely root cause |", "|---|---:|---|---|---|"]
@@ -138,6 +159,16 @@ def report(clusters: list[dict], plan: dict, max_examples: int) -> str:
         for p in c["examples"][:max_examples]:
             lines += [f"- user: `{p['user'][:200]}`", f"  - expected: `{p['expected']}`",
                       f"  - predicted: `{p['predicted'][:200]}`"]
+    if groups:
+        lines += ["", "## Held-out phrasings wrong as a whole", "",
+                  "Each is a template group (one pattern) that train never shows, with at least half of its dev rows",
+                  "wrong. Where the other groups of its category are mostly right, it is a phrasing train lacks:",
+                  "new patterns for the same intent (in the template named, or a sibling) fix it, and more rows of",
+                  "the other phrasings do not. Where most groups fail, look at the clusters above first.", "",
+                  "| group | category | wrong / rows | example | predicted |", "|---|---|---:|---|---|"]
+        for g in groups:
+            lines.append(f"| {g['group']} | {g['category']} | {g['wrong']} / {g['rows']} | `{g['example'][:80]}` "
+                         f"| `{g['predicted'][:160]}` |")
     lines += ["", "## Repair plan", "", "| category | data type | rows | clusters |", "|---|---|---:|---|"]
     for i in plan["items"]:
         lines.append(f"| {i['category']} | {i['data_type']} | {i['n']} | {', '.join(i['causes'])} |")

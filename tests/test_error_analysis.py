@@ -64,3 +64,38 @@ def test_a_wrong_value_train_never_shows_is_named_and_listed(spec, row_factory):
     assert "Values no train answer shows: 315." in report(clusters, plan, 3)
     # without train rows the causes are as before
     assert {c["cause"] for c in analyze(preds, spec, None, 0.9, 5)[0]} == {"wrong_value:arguments"}
+
+
+def test_a_held_out_group_wrong_as_a_whole_is_listed_apart(spec, row_factory):
+    """failing_groups: a group with at least min_rows rows and min_share of them wrong is listed (most wrong
+    first, with an example); a group mostly right, a single-row group and a row without a group are not;
+    the report names the group."""
+    import json
+
+    from slm_factory.error_analysis import analyze, failing_groups, report
+
+    def weather(text, group):
+        return row_factory(text, {"tool": "get_weather", "arguments": {"location": "Oslo"}},
+                           category="get_weather", group=group)
+    refuse = json.dumps({"tool": "no_tool", "arguments": {}})
+    right = json.dumps({"tool": "get_weather", "arguments": {"location": "Oslo"}})
+    rows = [(weather("should I pack a jacket for Oslo", "weather_umbrella#1"), refuse),
+            (weather("should I pack a coat for Oslo", "weather_umbrella#1"), refuse),
+            (weather("should I pack gloves for Oslo", "weather_umbrella#1"), right),
+            (weather("weather Oslo", "weather_ask#0"), right),
+            (weather("Oslo weather pls", "weather_ask#0"), refuse),
+            (weather("Oslo weather?", "weather_ask#0"), right),
+            (weather("wthr oslo", "weather_short#0"), refuse),
+            (weather("forecast Oslo", "weather_more#0"), refuse)]
+    preds = [score_row(r, got, spec, "dev").to_dict() for r, got in rows]
+    group_of = {r.id: r.provenance.group for r, _ in rows[:-1]}  # the last row's group is unknown
+    groups = failing_groups(preds, group_of, 0.5, 2)
+    assert [(g["group"], g["template"], g["wrong"], g["rows"]) for g in groups] == [
+        ("weather_umbrella#1", "weather_umbrella", 2, 3)]
+    assert groups[0]["example"] == "should I pack a jacket for Oslo" and groups[0]["predicted"] == refuse
+    assert [g["group"] for g in failing_groups(preds, group_of, 0.5, 1)] == ["weather_umbrella#1", "weather_short#0"]
+    assert failing_groups(preds, group_of, 0.7, 2) == []
+    clusters, plan = analyze(preds, spec, None, 0.9, 5)
+    text = report(clusters, plan, 3, groups)
+    assert "## Held-out phrasings wrong as a whole" in text and "| weather_umbrella#1 | get_weather | 2 / 3 |" in text
+    assert "Held-out phrasings" not in report(clusters, plan, 3)
