@@ -2,12 +2,13 @@
 
     python scripts/analyze_errors.py --params params.yaml --specs specs \
         --predictions outputs/predictions/predictions_dev.jsonl --train data/train.jsonl \
-        --dev data/eval/dev.jsonl --report outputs/eval_reports/error_analysis.md --plan outputs/eval_reports/repair_plan.json \
-        --metrics metrics/analyze_errors.json
+        --dev data/eval/dev.jsonl --report outputs/eval_reports/error_analysis.md \
+        --plan outputs/eval_reports/repair_plan.json --metrics metrics/analyze_errors.json
 
 Dev template groups (patterns) wrong as a whole are listed apart: a phrasing train lacks, which new
-patterns fix and more rows do not. The repair plan names categories and data types with a row count each. To act on it, copy it to
-data/repair_plan.json and run `dvc exp run -S repair=true` (generate reads it then).
+patterns fix and more rows do not. The repair plan names categories and data types with a row count
+each. To act on it, copy it to data/repair_plan.json and run `dvc exp run -S repair=true` (generate
+reads it then).
 """
 
 from __future__ import annotations
