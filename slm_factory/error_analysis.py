@@ -131,8 +131,8 @@ def failing_groups(preds: list[dict], group_of: dict[str, str], min_share: float
     Sorted by wrong rows, most first; each carries its first wrong row as an example."""
     by: dict[str, list[dict]] = defaultdict(list)
     for p in preds:
-        if group_of.get(p["id"]):
-            by[group_of[p["id"]]].append(p)
+        if group := group_of.get(p["id"]):
+            by[group].append(p)
     out = []
     for group, items in by.items():
         wrong = [p for p in items if not p["exact"]]
@@ -165,10 +165,10 @@ def report(clusters: list[dict], plan: dict, max_examples: int, groups: list[dic
                   "wrong. Where the other groups of its category are mostly right, it is a phrasing train lacks:",
                   "new patterns for the same intent (in the template named, or a sibling) fix it, and more rows of",
                   "the other phrasings do not. Where most groups fail, look at the clusters above first.", "",
-                  "| group | category | wrong / rows | example | predicted |", "|---|---|---:|---|---|"]
+                  "| group | category | wrong / rows | example | expected | predicted |", "|---|---|---:|---|---|---|"]
         for g in groups:
             lines.append(f"| {g['group']} | {g['category']} | {g['wrong']} / {g['rows']} | `{g['example'][:80]}` "
-                         f"| `{g['predicted'][:160]}` |")
+                         f"| `{g['expected'][:160]}` | `{g['predicted'][:160]}` |")
     lines += ["", "## Repair plan", "", "| category | data type | rows | clusters |", "|---|---|---:|---|"]
     for i in plan["items"]:
         lines.append(f"| {i['category']} | {i['data_type']} | {i['n']} | {', '.join(i['causes'])} |")

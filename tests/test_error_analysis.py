@@ -69,7 +69,7 @@ def test_a_wrong_value_train_never_shows_is_named_and_listed(spec, row_factory):
 def test_a_held_out_group_wrong_as_a_whole_is_listed_apart(spec, row_factory):
     """failing_groups: a group with at least min_rows rows and min_share of them wrong is listed (most wrong
     first, with an example); a group mostly right, a single-row group and a row without a group are not;
-    the report names the group."""
+    the report names the group and shows the example's expected and predicted answers."""
     import json
 
     from slm_factory.error_analysis import analyze, failing_groups, report
@@ -98,4 +98,7 @@ def test_a_held_out_group_wrong_as_a_whole_is_listed_apart(spec, row_factory):
     clusters, plan = analyze(preds, spec, None, 0.9, 5)
     text = report(clusters, plan, 3, groups)
     assert "## Held-out phrasings wrong as a whole" in text and "| weather_umbrella#1 | get_weather | 2 / 3 |" in text
+    # the row shows what was expected beside what came out
+    assert json.loads(groups[0]["expected"]) == json.loads(right)
+    assert f"| `{groups[0]['expected']}` | `{refuse}` |" in text
     assert "Held-out phrasings" not in report(clusters, plan, 3)
