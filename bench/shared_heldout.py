@@ -16,7 +16,10 @@ computed answer value (a duration in seconds, a date) in that train set (`slm_fa
 with the fields below full coverage: a version that lost a value the shared rows ask for loses those rows.
 `score` prints one JSON line per model, with eval's own figures (`metrics.summarize`), n (the number of
 shared rows) and wrong (those not exactly right); `--by category` (or `template`) adds one line per model
-and category, so a gain in one place and a loss in another do not cancel out unseen.
+and category, so a gain in one place and a loss in another do not cancel out unseen. Each model after the
+first is also compared with the first, row by row: `only_first_right`, `only_this_right` and `p_sign`, the
+exact two-sided sign test on those discordant rows (McNemar's exact test). Seeds of one recipe differ by a
+few points, so a difference with a large p is not yet a difference.
 """
 
 from __future__ import annotations
@@ -38,22 +41,41 @@ def heldout_rows(old_rows: list[dict], trains: list[list[dict]]) -> list[dict]:
     return [r for r in old_rows if r["provenance"]["group"] not in trained]
 
 
+def paired(first: dict[str, bool], this: dict[str, bool]) -> dict:
+    """Two models' exact-match verdicts on the same rows (id -> right): the rows only one of them gets
+    right, and the exact two-sided sign test on those rows (McNemar's exact test; 1.0 when there are none)."""
+    from scipy.stats import binomtest
+
+    only_first = sum(ok and not this[i] for i, ok in first.items())
+    only_this = sum(this[i] and not ok for i, ok in first.items())
+    n = only_first + only_this
+    return {"only_first_right": only_first, "only_this_right": only_this,
+            "p_sign": round(binomtest(only_this, n).pvalue, 4) if n else 1.0}
+
+
 def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
                  by: str | None = None) -> list[dict]:
     """Each model's figures on the rows of `rows` that every model has a prediction for: one line per
     model for all of them, then (with `by`: "category" or "template") one per model and part, so a change
-    that helps one category and costs another shows where. `wrong` counts the rows not exactly right."""
+    that helps one category and costs another shows where. `wrong` counts the rows not exactly right.
+    Every model after the first also carries `paired` against the first, on the same rows."""
     ids = {r["id"] for r in rows}
     for p in preds.values():
         ids &= {x["id"] for x in p}
     part = {r["id"]: part_of(r, by) for r in rows} if by else {}
     out = []
     for want in ["all", *sorted({part[i] for i in ids})] if by else ["all"]:
+        first = None
         for name, p in preds.items():
             mine = [x for x in p if x["id"] in ids and want in ("all", part.get(x["id"]))]
             label = want if want == "all" else f"{by} {want}"
-            out.append({"model": name, "part": label, "wrong": sum(not x["exact"] for x in mine),
-                        **score(mine, spec)})
+            line = {"model": name, "part": label, "wrong": sum(not x["exact"] for x in mine), **score(mine, spec)}
+            right = {x["id"]: bool(x["exact"]) for x in mine}
+            if first is None:
+                first = right
+            else:
+                line.update(paired(first, right))
+            out.append(line)
     return out
 
 

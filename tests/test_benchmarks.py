@@ -152,8 +152,26 @@ def test_shared_heldout_scores_each_category_apart_so_a_gain_cannot_hide_a_loss(
     assert (by["old", "category set_timer"]["wrong"], by["new", "category set_timer"]["wrong"]) == (1, 0)
     assert (by["old", "category create_reminder"]["wrong"], by["new", "category create_reminder"]["wrong"]) == (0, 1)
     assert by["new", "category create_reminder"]["n"] == 1
+    # row by row against the first model: one row each way, a sign test that sees no difference
+    assert {k: by["new", "all"][k] for k in ("only_first_right", "only_this_right", "p_sign")} == {
+        "only_first_right": 1, "only_this_right": 1, "p_sign": 1.0}
+    assert "p_sign" not in by["old", "all"]
     assert [x["part"] for x in sh.score_shared(rows, {"m": [pred("a", True)]}, spec, by="template")] == [
         "all", "template t"]
+
+
+def test_shared_heldout_pairs_each_model_with_the_first_row_by_row():
+    """paired: the discordant rows and McNemar's exact p. 10 rows only the second model gets right and none
+    the other way is beyond chance (2 * 0.5**10); 6 against 4 is not; no discordant row gives p = 1."""
+    sh = importlib.import_module("bench.shared_heldout")
+    first = {str(i): i >= 10 for i in range(20)}
+    assert sh.paired(first, {str(i): True for i in range(20)}) == {
+        "only_first_right": 0, "only_this_right": 10, "p_sign": round(2 * 0.5 ** 10, 4)}
+    mixed = {str(i): (i < 6) or (i >= 10) for i in range(20)}
+    flipped = {str(i): (6 <= i < 10) or (i >= 10) for i in range(20)}
+    out = sh.paired(mixed, flipped)
+    assert (out["only_first_right"], out["only_this_right"]) == (6, 4) and out["p_sign"] > 0.5
+    assert sh.paired(first, first) == {"only_first_right": 0, "only_this_right": 0, "p_sign": 1.0}
 
 
 def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
