@@ -17,9 +17,9 @@ with the fields below full coverage: a version that lost a value the shared rows
 `score` prints one JSON line per model, with eval's own figures (`metrics.summarize`), n (the number of
 shared rows) and wrong (those not exactly right); `--by category` (or `template`) adds one line per model
 and category, so a gain in one place and a loss in another do not cancel out unseen. Each model after the
-first is also compared with the first, row by row: `only_first_right`, `only_this_right` and `p_sign`, the
-exact two-sided sign test on those discordant rows (McNemar's exact test). Seeds of one recipe differ by a
-few points, so a difference with a large p is not yet a difference.
+first is also compared with the first, row by row (`slm_factory.paired`): `only_first_right`,
+`only_this_right` and `p_sign`, the exact two-sided sign test on those discordant rows (McNemar's exact
+test). Seeds of one recipe differ by a few points, so a difference with a large p is not yet a difference.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import json
 import sys
 
 from slm_factory.diversity import value_coverage
+from slm_factory.paired import paired, verdicts
 from slm_factory.rows import Row, read_jsonl, write_jsonl
 from slm_factory.spec import TaskSpec
 
@@ -39,18 +40,6 @@ def heldout_rows(old_rows: list[dict], trains: list[list[dict]]) -> list[dict]:
     """The old eval rows whose template group is in none of the train sets, in their order."""
     trained = {r["provenance"]["group"] for rows in trains for r in rows}
     return [r for r in old_rows if r["provenance"]["group"] not in trained]
-
-
-def paired(first: dict[str, bool], this: dict[str, bool]) -> dict:
-    """Two models' exact-match verdicts on the same rows (id -> right): the rows only one of them gets
-    right, and the exact two-sided sign test on those rows (McNemar's exact test; 1.0 when there are none)."""
-    from scipy.stats import binomtest
-
-    only_first = sum(ok and not this[i] for i, ok in first.items())
-    only_this = sum(this[i] and not ok for i, ok in first.items())
-    n = only_first + only_this
-    return {"only_first_right": only_first, "only_this_right": only_this,
-            "p_sign": round(binomtest(only_this, n).pvalue, 4) if n else 1.0}
 
 
 def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
@@ -70,11 +59,11 @@ def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
             mine = [x for x in p if x["id"] in ids and want in ("all", part.get(x["id"]))]
             label = want if want == "all" else f"{by} {want}"
             line = {"model": name, "part": label, "wrong": sum(not x["exact"] for x in mine), **score(mine, spec)}
-            right = {x["id"]: bool(x["exact"]) for x in mine}
+            right = verdicts(mine)
             if first is None:
                 first = right
-            else:
-                line.update(paired(first, right))
+            else:  # the same rows for every model here, so paired's n is this line's n
+                line.update({k: v for k, v in paired(first, right).items() if k != "n"})
             out.append(line)
     return out
 

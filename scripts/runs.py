@@ -3,6 +3,7 @@
     python scripts/runs.py list                 # every run: id, where, dataset, adapter, headline per set
     python scripts/runs.py datasets             # every dataset version: where, rows per split
     python scripts/runs.py restore RUN_ID       # its data and adapter back in the workspace, checked
+    python scripts/runs.py compare RUN_A RUN_B  # both runs' predictions on the same rows, row by row
 
 A run's record (registry/run.json) is written by the report stage and committed with the results, or
 kept in the experiment's commit by `dvc exp run`; git is the registry's history, so nothing is
@@ -10,6 +11,12 @@ appended and DVC's run-cache stays on. `restore` applies the experiment (`dvc ex
 commit's files (`git checkout REV -- .` + `dvc checkout`) to the workspace, HEAD unchanged, then
 re-hashes the splits and the adapter against the record. Files not in the local DVC cache come from the
 remote: run `dvc pull` when told.
+
+`compare` reads both runs' prediction files from git and the DVC cache (nothing in the workspace
+changes) and, for each eval set both scored, counts the rows only one of them gets exactly right, with
+McNemar's exact test on those rows (`slm_factory.paired`): two seeds of one recipe differ by a few points,
+so `dvc metrics diff` alone cannot tell a better run from a luckier one. Two runs on different data
+share their golden and adversarial rows, not dev: compare dev only between runs of one dataset.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from slm_factory.paired import paired, verdicts
 from slm_factory.registry import content_version, find_entry, folder_sha256, history
 
 RUN, DATASET = "registry/run.json", "registry/dataset.json"
@@ -70,6 +78,40 @@ def restore(repo: Path, run_id: str, splits: list[Path], adapter: Path, force: b
     return f"run {r['run_id']} restored from {where(e)}: dataset {got['dataset_version']}, adapter {got['adapter_sha256']}"
 
 
+def _predictions(repo: Path, rev: str, folder: str) -> dict[str, dict[str, bool]]:
+    """Each eval set's verdicts (row id -> exactly right) in `folder` (eval's predictions) at `rev`."""
+    import json
+
+    from dvc.api import DVCFileSystem
+
+    fs = DVCFileSystem(str(repo), rev=rev)
+    try:
+        names = sorted(n for n in fs.ls(folder, detail=False) if Path(n).name.startswith("predictions_"))
+        return {Path(n).stem.removeprefix("predictions_"):
+                verdicts([json.loads(line) for line in fs.read_text(n).splitlines() if line.strip()]) for n in names}
+    except FileNotFoundError as err:
+        raise SystemExit(f"{folder} at {rev[:10]} is not in the DVC cache ({err}): run `dvc pull`") from err
+
+
+def compare(repo: Path, first_id: str, this_id: str, folder: str) -> list[str]:
+    """One line per eval set both runs scored: rows scored by both, each run's exact match on them, the
+    rows only one gets right, and McNemar's exact p on those rows."""
+    a, b = (find_entry(repo, RUN, "run_id", r) for r in (first_id, this_id))
+    pa, pb = _predictions(repo, a.rev, folder), _predictions(repo, b.rev, folder)
+    ida, idb = a.record["run_id"], b.record["run_id"]
+    lines = [f"{ida} ({where(a)}) against {idb} ({where(b)}), rows exactly right:"]
+    for name in sorted(pa.keys() & pb.keys()):
+        c = paired(pa[name], pb[name])
+        if not c["n"]:
+            lines.append(f"{name}: no row in common (different data)")
+            continue
+        ra = sum(pa[name][i] for i in pa[name].keys() & pb[name].keys())
+        rb = ra - c["only_first_right"] + c["only_this_right"]
+        lines.append(f"{name}: {c['n']} rows, {ra} against {rb}; only {ida} right {c['only_first_right']}, "
+                     f"only {idb} right {c['only_this_right']}, p = {c['p_sign']} (McNemar's exact test)")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repo", type=Path, default=Path("."), help="the project's git repository")
@@ -84,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--adapter", type=Path, default=Path("outputs/adapters/current"),
                     help="where the adapter is restored to")
     r.add_argument("--force", action="store_true", help="overwrite uncommitted changes")
+    c = sub.add_parser("compare", help="two runs' predictions on the rows both scored, row by row")
+    c.add_argument("first", help="a run id or a unique prefix of one")
+    c.add_argument("other", help="another run id or prefix, compared with the first")
+    c.add_argument("--predictions", default="outputs/predictions", help="eval's predictions folder (dvc.yaml)")
     a = ap.parse_args(argv)
     if a.command == "list":
         print("\n".join(list_runs(a.repo)) or "no runs committed or run as experiments yet")
@@ -91,7 +137,10 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(list_datasets(a.repo)) or "no dataset versions yet")
     else:
         try:
-            print(restore(a.repo, a.run_id, a.splits, a.adapter, a.force))
+            if a.command == "compare":
+                print("\n".join(compare(a.repo, a.first, a.other, a.predictions)))
+            else:
+                print(restore(a.repo, a.run_id, a.splits, a.adapter, a.force))
         except LookupError as err:
             sys.exit(str(err))
 

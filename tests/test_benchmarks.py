@@ -160,20 +160,6 @@ def test_shared_heldout_scores_each_category_apart_so_a_gain_cannot_hide_a_loss(
         "all", "template t"]
 
 
-def test_shared_heldout_pairs_each_model_with_the_first_row_by_row():
-    """paired: the discordant rows and McNemar's exact p. 10 rows only the second model gets right and none
-    the other way is beyond chance (2 * 0.5**10); 6 against 4 is not; no discordant row gives p = 1."""
-    sh = importlib.import_module("bench.shared_heldout")
-    first = {str(i): i >= 10 for i in range(20)}
-    assert sh.paired(first, {str(i): True for i in range(20)}) == {
-        "only_first_right": 0, "only_this_right": 10, "p_sign": round(2 * 0.5 ** 10, 4)}
-    mixed = {str(i): (i < 6) or (i >= 10) for i in range(20)}
-    flipped = {str(i): (6 <= i < 10) or (i >= 10) for i in range(20)}
-    out = sh.paired(mixed, flipped)
-    assert (out["only_first_right"], out["only_this_right"]) == (6, 4) and out["p_sign"] > 0.5
-    assert sh.paired(first, first) == {"only_first_right": 0, "only_this_right": 0, "p_sign": 1.0}
-
-
 def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
     """bench/compare_by_group.py: the new model is scored on the groups the old eval set holds and on the
     families the old data never had, apart from its score on all its rows, with eval's own figures."""

@@ -221,6 +221,11 @@ def test_repro_then_noop_then_experiment(repo, tmp_path):
     assert len(listed) == 2 and {"lora_rank=16", "lora_rank=32"} <= {w for line in listed for w in line.split()}
     assert all(f"dataset {dataset['version']}" in line for line in listed)
     first = next(line.split()[0] for line in listed if "lora_rank=16" in line)
+    # ... and a third compares two runs row by row, from git and the DVC cache alone
+    second = next(line.split()[0] for line in listed if "lora_rank=32" in line)
+    compared = sh([sys.executable, "scripts/runs.py", "compare", first, second], repo)
+    assert all(f"{s}: " in compared for s in ("dev", "golden", "adversarial")), compared
+    assert "McNemar's exact test" in compared
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "experiments tried"], repo)
     assert f"run {first} restored" in sh([sys.executable, "scripts/runs.py", "restore", first], repo)

@@ -69,7 +69,7 @@ LAYERS = [
     # foundation: params, files, rows, the task spec, model loading
     {"", "config", "common", "text", "tokens", "registry", "embeddings", "modeling", "evalspec", "rows", "spec"},
     # building blocks: checks, scores, grammars, formats, teachers, training
-    {"gates", "metrics", "templates", "formats", "privacy", "ledger", "dedupe", "splitting", "diversity", "summary",
+    {"gates", "metrics", "templates", "formats", "privacy", "ledger", "dedupe", "splitting", "diversity", "summary", "paired",
      "teachers", "teachers.base", "teachers.template", "teachers.llm", "teachers.anthropic_api",
      "teachers.openai_api", "teachers.factory", "training", "training.backends", "training.data", "training.launch",
      "training.steps", "training.outputs", "training.loop", "training.soup"},
