@@ -47,7 +47,8 @@ def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
     """Each model's figures on the rows of `rows` that every model has a prediction for: one line per
     model for all of them, then (with `by`: "category" or "template") one per model and part, so a change
     that helps one category and costs another shows where. `wrong` counts the rows not exactly right.
-    Every model after the first also carries `paired` against the first, on the same rows."""
+    Every model after the first also carries `only_first_right`, `only_this_right` and `p_sign` against the
+    first (`slm_factory.paired.paired`), on the same rows."""
     ids = {r["id"] for r in rows}
     for p in preds.values():
         ids &= {x["id"] for x in p}

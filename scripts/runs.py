@@ -22,6 +22,7 @@ share their golden and adversarial rows, not dev: compare dev only between runs 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,9 +81,7 @@ def restore(repo: Path, run_id: str, splits: list[Path], adapter: Path, force: b
 
 def _predictions(repo: Path, rev: str, folder: str) -> dict[str, dict[str, bool]]:
     """Each eval set's verdicts (row id -> exactly right) in `folder` (eval's predictions) at `rev`."""
-    import json
-
-    from dvc.api import DVCFileSystem
+    from dvc.api import DVCFileSystem  # DVC's import is slow, and only `compare` needs it
 
     fs = DVCFileSystem(str(repo), rev=rev)
     try:
