@@ -22,13 +22,14 @@ share their golden and adversarial rows, not dev: compare dev only between runs 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from slm_factory.paired import paired, verdicts
 from slm_factory.registry import content_version, find_entry, folder_sha256, history
+from slm_factory.rows import read_jsonl
 
 RUN, DATASET = "registry/run.json", "registry/dataset.json"
 
@@ -80,16 +81,22 @@ def restore(repo: Path, run_id: str, splits: list[Path], adapter: Path, force: b
 
 
 def _predictions(repo: Path, rev: str, folder: str) -> dict[str, dict[str, bool]]:
-    """Each eval set's verdicts (row id -> exactly right) in `folder` (eval's predictions) at `rev`."""
+    """Each eval set's verdicts (row id -> exactly right) in `folder` (eval's predictions) at `rev`. Each
+    file is copied out and read by `rows.read_jsonl`, whose lines end at '\n' alone: a request holding
+    U+2028 stays one row, as in every stage."""
     from dvc.api import DVCFileSystem  # DVC's import is slow, and only `compare` needs it
 
     fs = DVCFileSystem(str(repo), rev=rev)
+    out = {}
     try:
-        names = sorted(n for n in fs.ls(folder, detail=False) if Path(n).name.startswith("predictions_"))
-        return {Path(n).stem.removeprefix("predictions_"):
-                verdicts([json.loads(line) for line in fs.read_text(n).splitlines() if line.strip()]) for n in names}
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in sorted(n for n in fs.ls(folder, detail=False) if Path(n).name.startswith("predictions_")):
+                local = Path(tmp) / Path(n).name
+                fs.get_file(n, str(local))
+                out[local.stem.removeprefix("predictions_")] = verdicts(read_jsonl(local))
     except FileNotFoundError as err:
         raise SystemExit(f"{folder} at {rev[:10]} is not in the DVC cache ({err}): run `dvc pull`") from err
+    return out
 
 
 def compare(repo: Path, first_id: str, this_id: str, folder: str) -> list[str]:
