@@ -12,7 +12,8 @@
 # LAYERS and SEED override train.lora_layers and train.seed, SOUP_SEEDS="42 7 1 2" sets train.soup_seeds (the train
 # stage's own adapter soup); GPUS and ACCEL set train.num_gpus and
 # train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
-# EXTRA_EVAL="FILE ..." scores more row files beside the four (e.g. an earlier round's test set, minus
+# CONSTRAINED=true|copy sets eval.constrained (each model is then also scored inside the contract's grammar,
+# with copy also copying eval.yaml's copied strings from the request); EXTRA_EVAL="FILE ..." scores more row files beside the four (e.g. an earlier round's test set, minus
 # the groups now in train, to compare rounds on the same rows); TRAIN trains from another rows file
 # (bench/data_scaling.sh uses it for subsets of data/train.jsonl). SOUP="NAME1 NAME2 ..." trains nothing: the
 # profile's adapter is the mean of those earlier profiles' adapters in OUT (an adapter soup), then scored the same.
@@ -45,7 +46,8 @@ p["train"].update(max_steps=int(os.environ.get("MAX_STEPS", 0)), batch_size=int(
                   seed=int(os.environ.get("SEED", p["train"]["seed"])),
                   soup_seeds=[int(x) for x in os.environ.get("SOUP_SEEDS", "").split()],
                   num_gpus=int(os.environ.get("GPUS", 1)), accelerate_config=os.environ.get("ACCEL") or None)
-p["eval"].update(release=True, batch_size=64)
+c = os.environ.get("CONSTRAINED", "false")
+p["eval"].update(release=True, batch_size=64, constrained=c if c == "copy" else c == "true")
 yaml.safe_dump(p, open(sys.argv[2], "w"))
 EOF
   start=$(date +%s)
@@ -70,7 +72,9 @@ keys = ("exact_match", "tool_accuracy", "arguments_required_accuracy", "json_par
 print(json.dumps({"profile": name, "params": {k: v for k, v in json.load(open(f"{d}/train_details.json")).items()
                                               if k in ("steps", "train_rows", "final_loss", "adapters", "rank")},
                   "seconds": seconds, "gates": details["release_gates"],
-                  **{s: {k: v.get(k) for k in keys} for s, v in details["summaries"].items()}}))
+                  **{s: {k: v.get(k) for k in keys} for s, v in details["summaries"].items()},
+                  **({"constrained": {s: {k: v.get(k) for k in keys} for s, v in details["constrained"].items()}}
+                     if "constrained" in details else {})}))
 EOF
   tail -1 "$OUT/summary.jsonl"
 done

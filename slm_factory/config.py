@@ -197,7 +197,8 @@ class Eval(Group):
     batch_size: int = Positive
     max_new_tokens: int = Positive
     release: bool
-    constrained: bool
+    # true: inside the contract's JSON grammar; copy: also copied strings kept substrings of the request
+    constrained: bool | Literal["copy"]
     limit: int = Field(ge=0)
 
 

@@ -11,6 +11,9 @@ structured-output task is scored as fully as the default one.
       <name>: {kind: text}        normalised exact match and token F1
       <name>: {kind: arguments}   an object of keyword arguments: per-key, required-key, hallucinated keys
       <name>: {kind: enum, nullable: true}   adds null precision / recall
+      <name>: {kind: text, copied: true}     the value is copied from the request as written
+      <name>: {kind: arguments, copied: [key, ...]}   these arguments are copied from the request
+                                  (`eval.constrained: copy` keeps each a substring of the request)
     negative_label: <value>       the label that means "do nothing" (optional)
     sets: {<eval file stem>: <role>}  roles: dev, golden, safety, test
     headline: field_match         the one figure a fine-tune must win on
@@ -52,6 +55,17 @@ class FieldSpec(_Strict):
     kind: Kind
     nullable: bool = False
     tolerance: float = Field(0.0, ge=0)  # number: |predicted - expected| <= tolerance counts as right
+    # text: true when the value is copied from the request; arguments: the keys whose values are
+    copied: bool | list[str] = False
+
+    @model_validator(mode="after")
+    def _copied_fits_kind(self) -> "FieldSpec":
+        if isinstance(self.copied, list) and self.kind != "arguments":
+            raise ValueError(f"copied: a list of keys is for kind 'arguments'; kind '{self.kind}' takes true/false")
+        if self.copied is True and self.kind != "text":
+            raise ValueError(f"copied: true is for kind 'text' (kind 'arguments' lists its copied keys), "
+                             f"not kind '{self.kind}'")
+        return self
 
 
 class GateSpec(_Strict):
@@ -115,6 +129,15 @@ class EvalSpec(_Strict):
     @property
     def label_field(self) -> str | None:
         return next((k for k, f in self.fields.items() if f.kind == "label"), None)
+
+    @property
+    def copied_names(self) -> frozenset[str]:
+        """Names of the output's strings copied from the request: text fields marked `copied: true`
+        and the keys an arguments field lists."""
+        names = set()
+        for name, f in self.fields.items():
+            names |= {name} if f.copied is True else set(f.copied or [])
+        return frozenset(names)
 
     @property
     def arguments_field(self) -> str | None:

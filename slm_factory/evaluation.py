@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from . import modeling
 from .common import write_json
+from .grammar import ContractGrammar
 from .metrics import Scored, confusion_rows, headline_figures, release_gates, score_row, summarize
 from .rows import Row, read_rows, write_jsonl
 from .spec import SpecError, TaskSpec
@@ -56,18 +58,29 @@ def messages_for(row: Row, system: str, shots: list[Row] = ()) -> list[dict]:
     return msgs + row.prompt[1:]
 
 
+def requests_of(row: Row) -> str:
+    """What a copied value may be copied from: every user turn of the row's prompt."""
+    return "\n".join(m.content for m in row.messages[:-1] if m.role == "user")
+
+
 def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: str, shots: list[Row],
-              max_new_tokens: int, batch_size: int, grammar=None) -> tuple[dict[str, list[Scored]], dict]:
-    scored, seconds, new_tokens, latencies = {}, 0.0, 0, []
+              max_new_tokens: int, batch_size: int, grammar: ContractGrammar | None = None
+              ) -> tuple[dict[str, list[Scored]], dict]:
+    """`grammar`: decode inside it (per request where it is per-request; compiling those is timed apart
+    from generation, as `grammar_seconds`)."""
+    scored, seconds, new_tokens, latencies, grammar_seconds = {}, 0.0, 0, [], 0.0
     # The system prompt and few-shot turns are the same for every row: encode them once.
     prefix = None
     if shots:
         prefix = modeling.render(tok, messages_for(shots[0], system, shots)[:-1], add_generation_prompt=False)
     for name, rows in sets.items():
         prompts = [modeling.render(tok, messages_for(r, system, shots)) for r in rows]
+        t0 = time.perf_counter()
+        compiled = grammar.for_requests([requests_of(r) for r in rows]) if grammar is not None else None
+        grammar_seconds += time.perf_counter() - t0
         gen = modeling.generate(model, tok, prompts, max_new_tokens, batch_size,
                                 prefix=prefix if prefix and all(p.startswith(prefix) for p in prompts) else None,
-                                grammar=grammar)
+                                grammar=compiled)
         seconds += gen.seconds
         new_tokens += gen.new_tokens
         latencies += gen.latencies
@@ -76,6 +89,8 @@ def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: st
     speed = {"generation_seconds": round(seconds, 2), "new_tokens": new_tokens,
              "tokens_per_second": round(new_tokens / seconds, 1) if seconds else None,
              "latency_ms_mean": round(1000 * sum(latencies) / len(latencies), 2) if latencies else None}
+    if grammar is not None and grammar.per_request:
+        speed["grammar_seconds"] = round(grammar_seconds, 2)
     return scored, speed
 
 
@@ -125,9 +140,14 @@ def evaluate_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, cfg, 
     write_predictions(predictions, "predictions_", scored)
     constrained = None
     if cfg.constrained:
-        # The same model, decoding inside the contract's JSON grammar (xgrammar): what constrained
-        # serving would score, and what it costs in speed, measured in this run.
-        grammar = modeling.json_grammar(tok, model, spec.json_schema())
+        # The same model, decoding inside the contract's JSON grammar (xgrammar), and with `copy` also
+        # copying eval.yaml's copied strings from the request: what constrained serving would score,
+        # and what it costs in speed, measured in this run.
+        copied = spec.eval.copied_names if cfg.constrained == "copy" else frozenset()
+        if cfg.constrained == "copy" and not copied:
+            raise SpecError(f"eval.constrained: copy needs the copied strings declared in {spec.eval_path()} "
+                            f"(fields: <name>: {{kind: text, copied: true}} or {{kind: arguments, copied: [keys]}})")
+        grammar = ContractGrammar(tok, model, spec.json_schema(), copied)
         c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens,
                                       cfg.batch_size, grammar=grammar)
         write_predictions(predictions, "constrained_", c_scored)
@@ -136,6 +156,8 @@ def evaluate_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, cfg, 
                      constrained_seconds=c_speed["generation_seconds"],
                      constrained_time_ratio=round(c_speed["generation_seconds"] / speed["generation_seconds"], 2)
                      if speed["generation_seconds"] else None)
+        if "grammar_seconds" in c_speed:
+            speed["constrained_grammar_seconds"] = c_speed["grammar_seconds"]
     return ModelEval(scored, summaries(scored, spec), constrained, speed)
 
 

@@ -197,16 +197,6 @@ class StopWhenDecided:
         return torch.tensor([verdict_is_final(t) for t in texts], device=input_ids.device)
 
 
-def json_grammar(tok, model, schema: dict):
-    """The output contract's JSON schema compiled by xgrammar into a token-level grammar for this
-    tokenizer: compact separators, no free whitespace, exactly the one serialisation validate accepts."""
-    import xgrammar as xgr
-
-    info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=model.config.vocab_size)
-    return xgr.GrammarCompiler(info).compile_json_schema(json.dumps(schema), any_whitespace=False,
-                                                         separators=(",", ":"))
-
-
 def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int,
              prefix: str | None = None, stop_when_decided: bool = True, min_new_tokens: int = 0,
              grammar=None) -> Generation:
@@ -217,7 +207,8 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
     and its own tokens, and position ids (from the attention mask) stay those of the full prompt.
     `min_new_tokens`: suppress EOS until this many tokens (benchmarks use it with stop_when_decided
     off so every batch size generates exactly the same number of tokens).
-    `grammar`: a compiled grammar (`json_grammar`): constrained decoding, every token kept inside it.
+    `grammar`: constrained decoding (`grammar.ContractGrammar.for_requests`), every token kept inside it:
+    one compiled grammar for every prompt, or a list of them, one per prompt in the order given.
     """
     import copy
 
@@ -258,7 +249,8 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
         if grammar is not None:
             import xgrammar as xgr
 
-            kw["logits_processor"] = [xgr.contrib.hf.LogitsProcessor(grammar)]  # holds one batch's state
+            batch_grammar = [grammar[i] for i in idx] if isinstance(grammar, list) else grammar
+            kw["logits_processor"] = [xgr.contrib.hf.LogitsProcessor(batch_grammar)]  # holds one batch's state
         with torch.inference_mode():
             out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                  min_new_tokens=min_new_tokens or None, do_sample=False,

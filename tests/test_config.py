@@ -48,6 +48,7 @@ def test_the_shipped_params_validate_in_full():
     ({"train__cpu_dtype": "float16"}, "train.cpu_dtype: Input should be 'float32' or 'bfloat16'"),
     ({"train__lora_layers": -1}, "train.lora_layers: Input should be greater than or equal to 0"),
     ({"ingest__format": "csv"}, "ingest.format: Input should be 'auto'"),
+    ({"eval__constrained": "grammar"}, "eval.constrained"),
 ])
 def test_a_bad_value_is_one_line_naming_the_key(tmp_path, change, message):
     with pytest.raises(ConfigError) as e:
@@ -107,3 +108,8 @@ def test_a_declared_group_missing_from_the_file_is_named(tmp_path):
 def test_an_llm_teacher_needs_a_model(tmp_path):
     with pytest.raises(ConfigError, match="teacher.model is required with provider 'openai'"):
         load(write(tmp_path, teacher__provider="openai"), ("teacher",))
+
+
+def test_eval_constrained_takes_true_false_or_copy(tmp_path):
+    for value in (True, False, "copy"):
+        assert load(write(tmp_path, eval__constrained=value), ("eval",)).eval.constrained == value

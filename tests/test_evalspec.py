@@ -61,6 +61,8 @@ def test_without_eval_yaml_the_label_field_is_scored(tmp_path):
     ({"sets": {"dev": "training"}}, ["eval.yaml", "sets.dev"]),
     ({"unsafe": {"when": "any_action"}, "negative_label": None}, ["eval.yaml", "negative_label"]),
     ({"headline": "accuracy"}, ["eval.yaml", "headline", "accuracy"]),
+    ({"fields": {**GOOD["fields"], "size": {"kind": "enum", "copied": True}}}, ["eval.yaml", "copied: true", "'enum'"]),
+    ({"fields": {**GOOD["fields"], "note": {"kind": "text", "copied": ["a"]}}}, ["eval.yaml", "list of keys", "'text'"]),
 ])
 def test_bad_eval_spec_is_one_clear_error(tmp_path, change, words):
     spec = make_task(tmp_path, {**GOOD, **change})
@@ -82,3 +84,11 @@ def test_role_mapped_to_missing_file_names_the_set(tmp_path):
     spec = make_task(tmp_path, {**GOOD, "sets": {"dev": "dev", "holdout": "golden"}})
     with pytest.raises(SpecError, match=r"eval.yaml: sets.holdout: role 'golden'"):
         load_sets([tmp_path / "holdout.jsonl"], 0, spec)
+
+
+def test_copied_names_are_copied_text_fields_and_listed_argument_keys():
+    fields = {"label": {"kind": "label"}, "note": {"kind": "text", "copied": True}, "other": {"kind": "text"},
+              "args": {"kind": "arguments", "copied": ["title", "city"]}}
+    ev = EvalSpec.model_validate({"fields": fields, "negative_label": None})
+    assert ev.copied_names == {"note", "title", "city"}
+    assert EvalSpec.model_validate(GOOD).copied_names == frozenset()

@@ -77,3 +77,37 @@ def test_the_report_judges_gates_on_test_and_writes_every_figure(tmp_path, row_f
     assert confusion[0] == "actual,predicted" and "set_timer,get_weather" in confusion
     write_report(result, spec, tmp_path / "any", None)  # outside the pipeline: every headline figure, per set
     assert set(json.loads((tmp_path / "any/metrics.json").read_text())) == {"dev", "test"}
+
+
+def test_copy_constrained_eval_copies_every_copied_value_from_its_request(tmp_path, row_factory, spec, tokenizer_dir):
+    """eval.constrained: copy on an untrained model: whatever it writes, each copied argument it writes
+    is a substring of that row's request, and compiling the per-row grammars is timed apart."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slm_factory.config import Eval
+    from slm_factory.evaluation import evaluate_model
+
+    from conftest import tiny_model_dir
+
+    torch.manual_seed(0)  # the random weights, so which tool it writes is fixed
+    base = tiny_model_dir(tokenizer_dir, tmp_path / "base")
+    tok = AutoTokenizer.from_pretrained(base)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(base).eval()
+    rows = [row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}},
+                        category="get_weather"),
+            row_factory('text Zoë "on my way"', {"tool": "send_message", "arguments": {
+                "recipient": "Zoë", "channel": "sms", "body": "on my way"}}, category="send_message")]
+    cfg = Eval(batch_size=2, max_new_tokens=64, release=False, constrained="copy", limit=0)
+    result = evaluate_model(model, tok, {"dev": rows}, spec, cfg, tmp_path / "p")
+    assert result.constrained is not None and "constrained_grammar_seconds" in result.speed
+    written = [json.loads(line) for line in (tmp_path / "p" / "constrained_dev.jsonl").read_text().splitlines()]
+    copied = 0
+    for row, line in zip(rows, written):
+        answer = json.loads(line["predicted"])  # the grammar bounds every value: nothing is cut off
+        assert line["schema_valid"], line["predicted"]
+        for key in spec.eval.copied_names & answer["arguments"].keys():
+            assert answer["arguments"][key] in row.user, (key, line["predicted"])
+            copied += 1
+    assert copied  # the seeded model writes a copied argument (create_event's title) on both rows

@@ -7,7 +7,7 @@ import pytest
 
 from slm_factory.modeling import TokenizerError, check_special_tokens, end_of_turn_token, fix_special_tokens
 
-from conftest import broken_copy, tiny_model_dir
+from conftest import broken_copy
 
 
 def test_end_of_turn_comes_from_the_template_and_fix_repairs(tokenizer_dir, tmp_path):
@@ -21,28 +21,6 @@ def test_end_of_turn_comes_from_the_template_and_fix_repairs(tokenizer_dir, tmp_
     assert fix_special_tokens(tok) == "<|im_end|>"
     check_special_tokens(tok)
     assert tok.pad_token == tok.eos_token == "<|im_end|>"
-
-
-def test_constrained_decoding_keeps_a_random_model_inside_the_contract(tokenizer_dir, tmp_path):
-    """xgrammar compiles the contract's schema; even an untrained model can then only write valid JSON."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from slm_factory.modeling import generate, json_grammar
-
-    base = tiny_model_dir(tokenizer_dir, tmp_path / "base")
-    tok = AutoTokenizer.from_pretrained(base)
-    tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(base).eval()
-    schema = {"type": "object", "properties": {"mood": {"enum": ["up", "down"]}, "ok": {"type": "boolean"}},
-              "required": ["mood", "ok"], "additionalProperties": False}
-    prompts = ["<|im_start|>user\nhow are you<|im_end|>\n<|im_start|>assistant\n", "<|im_start|>user\nhm<|im_end|>\n"]
-    free = generate(model, tok, prompts, 24, 2)
-    assert not all(t.startswith('{"mood"') for t in free.texts)  # unconstrained, it writes noise
-    out = generate(model, tok, prompts, 24, 2, grammar=json_grammar(tok, model, schema))
-    for text in out.texts:
-        obj = json.loads(text)
-        assert set(obj) == {"mood", "ok"} and obj["mood"] in ("up", "down") and isinstance(obj["ok"], bool)
-        assert text == json.dumps(obj, separators=(",", ":"))  # compact, as the contract's canonical form
 
 
 def test_a_saved_tokenizer_does_not_record_how_it_was_loaded(tokenizer_dir, tmp_path):

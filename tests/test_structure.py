@@ -70,6 +70,7 @@ LAYERS = [
     {"", "config", "common", "text", "tokens", "registry", "embeddings", "modeling", "evalspec", "rows", "spec"},
     # building blocks: checks, scores, grammars, formats, teachers, training
     {"gates", "metrics", "templates", "formats", "privacy", "ledger", "dedupe", "splitting", "diversity", "summary", "paired",
+     "grammar",
      "teachers", "teachers.base", "teachers.template", "teachers.llm", "teachers.anthropic_api",
      "teachers.openai_api", "teachers.factory", "training", "training.backends", "training.data", "training.launch",
      "training.steps", "training.outputs", "training.loop", "training.soup"},
