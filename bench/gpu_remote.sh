@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs bench/gpu_soup.sh on the lent GPU machine (see shared/gpu/README.md), where one call lasts at most
+# 10 minutes, carries at most 64 MiB of ignored files, and the machine stays warm (about 30 s) between
+# calls. Training outlives a call, so it runs in the background and later calls wait for it.
+#
+# Here:    bash bench/gpu_remote.sh pack NAME=DATA_DIR [NAME=DATA_DIR ...]
+#            the bundled GGUF in two pieces (.gguf/part_aa, part_ab), the wheels the GPU image lacks (.whl/),
+#            and each DATA_DIR's train.jsonl and eval/{dev,golden,adversarial,test}.jsonl under .dev/data/NAME
+# Call 1:  carry [.gguf/part_aa]                        bash bench/gpu_remote.sh stage
+# Call 2:  carry [.gguf/part_ab, .whl, .dev]            SEEDS="7 1" SOUPS="7 1" bash bench/gpu_remote.sh start
+#                                                        && bash bench/gpu_remote.sh wait 540
+# Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
+#
+# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED and EXTRA_EVAL
+# pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has ended, failed
+# or not, and copies each profile's summary line, figures, logs and predictions to $OUT. Copy them out of
+# the files folder at once: only the latest call's files can be fetched.
+set -euo pipefail
+cmd=${1:?pack, stage, start or wait}; shift || true
+case "$cmd" in
+pack)
+  [ $# -ge 1 ] || { echo "pack NAME=DATA_DIR ..." >&2; exit 2; }
+  gguf=$(.venv/bin/python -c 'from slm_factory.modeling import BUNDLED, resolve_base; p, f = resolve_base(BUNDLED); print(f"{p}/{f}")')
+  rm -rf .gguf .dev/data && mkdir -p .gguf .whl .dev/data
+  split -b 60M "$gguf" .gguf/part_
+  for d in .gguf .dev; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; done
+  # The versions of constraints.txt, built for the image's Python 3.12.
+  pin() { grep -i "^$1==" constraints.txt | head -1; }
+  P=(--no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
+     --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64
+     --platform manylinux2014_x86_64)
+  python3 -m pip download -q "${P[@]}" -d .whl $(pin pydantic) $(pin pydantic_core) $(pin annotated-types) \
+    $(pin typing-inspection) $(pin trl) $(pin datasets) $(pin dill) $(pin multiprocess) $(pin xxhash) \
+    $(pin pycountry) $(pin xgrammar) "apache-tvm-ffi==$(.venv/bin/pip show apache-tvm-ffi | sed -n 's/^Version: //p')"
+  for spec in "$@"; do
+    name=${spec%%=*}; src=${spec#*=}
+    mkdir -p ".dev/data/$name/eval"
+    cp "$src/train.jsonl" ".dev/data/$name/"
+    cp "$src"/eval/{dev,golden,adversarial,test}.jsonl ".dev/data/$name/eval/"
+  done
+  du -sh .gguf .whl .dev ;;
+stage)
+  mkdir -p /tmp/g && cp .gguf/part_aa /tmp/g/ && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader ;;
+start)
+  : "${SEEDS:?SEEDS=\"7 1\"}"
+  cat /tmp/g/part_aa .gguf/part_ab > /tmp/g/model.gguf
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site --upgrade .whl/*.whl
+  rm -rf /tmp/out && mkdir -p /tmp/out
+  for d in .dev/data/*/; do
+    name=$(basename "$d"); w=/tmp/w_$name
+    rm -rf "$w" && mkdir -p "$w/data/eval"
+    tar --exclude=./.whl --exclude=./.gguf --exclude=./.dev --exclude=./.git -cf - . | tar -xf - -C "$w"
+    cp "$d/train.jsonl" "$w/data/" && cp "$d"/eval/*.jsonl "$w/data/eval/"
+    # The work copy's own package first: the image has no slm_factory installed.
+    (set +e; cd "$w" && export PYTHONPATH="$w:/tmp/site" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+       && python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry" \
+       && nohup bash bench/gpu_soup.sh "/tmp/out/$name" /tmp/g/model.gguf "$SEEDS" ${SOUPS:+"$SOUPS"} \
+          > "/tmp/out/$name.log" 2>&1; echo "finished $name: exit $?" >> "/tmp/out/$name.log") &
+  done
+  sleep 30
+  if grep -h "finished" /tmp/out/*.log; then tail -20 /tmp/out/*.log; exit 1; fi
+  echo "started: $(ls /tmp/out)" ;;
+wait)
+  limit=${1:-540}; t0=$(date +%s)
+  runs=$(ls /tmp/out/*.log | wc -l)
+  while [ "$(cat /tmp/out/*.log | grep -c '^finished')" -lt "$runs" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
+    sleep 10
+  done
+  for d in /tmp/out/*/; do
+    name=$(basename "$d"); mkdir -p "$OUT/$name"
+    cp "$d/summary.jsonl" "$OUT/$name/" 2>/dev/null || true
+    for m in "$d"*/; do
+      [ -d "$m/eval" ] || continue
+      mn=$(basename "$m"); mkdir -p "$OUT/$name/$mn"
+      cp -r "$m/predictions" "$m/eval" "$OUT/$name/$mn/" 2>/dev/null || true
+      cp "$m"/*.json "$m"/*.log "$m"/*.csv "$OUT/$name/$mn/" 2>/dev/null || true
+    done
+  done
+  cp /tmp/out/*.log "$OUT/"
+  grep -h "^finished" /tmp/out/*.log || echo "still running after ${limit}s"
+  for s in /tmp/out/*/summary.jsonl; do [ -f "$s" ] && cut -c1-300 "$s"; done
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader ;;
+*) echo "unknown command $cmd" >&2; exit 2 ;;
+esac
