@@ -9,11 +9,12 @@
 #
 # MAX_STEPS, BATCH and DROPOUT in the environment override the profile's 0 (= EPOCHS), 16 and 0.05: e.g.
 # MAX_STEPS=130 BATCH=8 DROPOUT=0 runs the CPU default's recipe (to sweep its step budget quickly);
-# LAYERS and SEED override train.lora_layers and train.seed, SOUP_SEEDS="42 7 1 2" sets train.soup_seeds (the train
-# stage's own adapter soup); GPUS and ACCEL set train.num_gpus and
+# LAYERS and SEED override train.lora_layers and train.seed, SOUP_SEEDS="42 7 1 2" sets train.soup_seeds
+# (the train stage's own adapter soup); GPUS and ACCEL set train.num_gpus and
 # train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
-# CONSTRAINED=true|copy sets eval.constrained (each model is then also scored inside the contract's grammar,
-# with copy also copying eval.yaml's copied strings from the request); EXTRA_EVAL="FILE ..." scores more row files beside the four (e.g. an earlier round's test set, minus
+# CONSTRAINED=true|copy sets eval.constrained (each model is then also scored inside the contract's
+# grammar, with copy also copying eval.yaml's copied strings from the request);
+# EXTRA_EVAL="FILE ..." scores more row files beside the four (e.g. an earlier round's test set, minus
 # the groups now in train, to compare rounds on the same rows); TRAIN trains from another rows file
 # (bench/data_scaling.sh uses it for subsets of data/train.jsonl). SOUP="NAME1 NAME2 ..." trains nothing: the
 # profile's adapter is the mean of those earlier profiles' adapters in OUT (an adapter soup), then scored the same.

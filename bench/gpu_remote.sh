@@ -11,9 +11,9 @@
 #                                                        && bash bench/gpu_remote.sh wait 540
 # Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
 #
-# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED and EXTRA_EVAL
-# pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has ended, failed
-# or not, and copies each profile's summary line, figures, logs and predictions to $OUT. Copy them out of
+# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED
+# and EXTRA_EVAL pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has
+# ended, failed or not, and copies each profile's summary line, figures, logs and predictions to $OUT. Copy them out of
 # the files folder at once: only the latest call's files can be fetched.
 set -euo pipefail
 cmd=${1:?pack, stage, start or wait}; shift || true

@@ -8,6 +8,8 @@
 #
 # RECIPE="EPOCHS LR RANK" sets the recipe (default the GPU profile's "8 0.001 64"); each seed's profile is
 # OUT/sSEED, each soup's OUT/soup-SEED-SEED; one summary line each goes to OUT/summary.jsonl.
+# SOUP_CONSTRAINED=true|copy scores only the soups a second time inside the contract's grammar (CONSTRAINED
+# does it for every profile): the soups are what ships, and the second decode doubles a profile's eval time.
 set -euo pipefail
 OUT=$1; BASE=$2; SEEDS=$3; shift 3
 read -r EPOCHS LR RANK <<< "${RECIPE:-8 0.001 64}"
@@ -19,6 +21,6 @@ done
 wait
 for group in "$@"; do
   names=$(for s in $group; do printf 's%s ' "$s"; done)
-  SOUP="$names" bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "soup-${group// /-}" "$EPOCHS" "$LR" "$RANK" &
+  SOUP="$names" CONSTRAINED="${SOUP_CONSTRAINED:-${CONSTRAINED:-false}}" bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "soup-${group// /-}" "$EPOCHS" "$LR" "$RANK" &
 done
 wait

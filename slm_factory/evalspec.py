@@ -55,7 +55,7 @@ class FieldSpec(_Strict):
     kind: Kind
     nullable: bool = False
     tolerance: float = Field(0.0, ge=0)  # number: |predicted - expected| <= tolerance counts as right
-    # text: true when the value is copied from the request; arguments: the keys whose values are
+    # text: true when the value is copied from the request; arguments: the keys whose values are copied
     copied: bool | list[str] = False
 
     @model_validator(mode="after")

@@ -136,6 +136,11 @@ class ModelEval:
 def evaluate_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, cfg, predictions: Path) -> ModelEval:
     """Score `sets` with the model (`cfg`: the eval params group) and write each row's prediction under
     `predictions` (predictions_<set>.jsonl; constrained_<set>.jsonl too when `cfg.constrained`)."""
+    # Checked before any decoding: a spec error must not cost a whole free pass first.
+    copied = spec.eval.copied_names if cfg.constrained == "copy" else frozenset()
+    if cfg.constrained == "copy" and not copied:
+        raise SpecError(f"eval.constrained: copy needs the copied strings declared in {spec.eval_path()} "
+                        f"(fields: <name>: {{kind: text, copied: true}} or {{kind: arguments, copied: [keys]}})")
     scored, speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens, cfg.batch_size)
     write_predictions(predictions, "predictions_", scored)
     constrained = None
@@ -143,10 +148,6 @@ def evaluate_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, cfg, 
         # The same model, decoding inside the contract's JSON grammar (xgrammar), and with `copy` also
         # copying eval.yaml's copied strings from the request: what constrained serving would score,
         # and what it costs in speed, measured in this run.
-        copied = spec.eval.copied_names if cfg.constrained == "copy" else frozenset()
-        if cfg.constrained == "copy" and not copied:
-            raise SpecError(f"eval.constrained: copy needs the copied strings declared in {spec.eval_path()} "
-                            f"(fields: <name>: {{kind: text, copied: true}} or {{kind: arguments, copied: [keys]}})")
         grammar = ContractGrammar(tok, model, spec.json_schema(), copied)
         c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens,
                                       cfg.batch_size, grammar=grammar)

@@ -17,6 +17,8 @@ import json
 # and its rule is then replaced by the request's substring rule.
 COPIED = "\u0001copied\u0001"
 COPY_RULE = "copied_value"
+# Compact separators, no free whitespace: exactly the serialisation validate accepts.
+JSON_STYLE = {"any_whitespace": False, "separators": (",", ":")}
 
 
 def mark_copied(schema: dict, names: frozenset[str] | set[str]) -> tuple[dict, int]:
@@ -83,29 +85,23 @@ class ContractGrammar:
     def __init__(self, tok, model, schema: dict, copied: frozenset[str] = frozenset()):
         import xgrammar as xgr
 
-        self._xgr = xgr
         info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=model.config.vocab_size)
         # Per-request grammars are used once each: caching them would only hold memory.
         self._compiler = xgr.GrammarCompiler(info, cache_enabled=not copied)
         self._template = None
         self._json = None
         if not copied:
-            self._json = self._compiler.compile_json_schema(json.dumps(schema), **self._json_style())
+            self._json = self._compiler.compile_json_schema(json.dumps(schema), **JSON_STYLE)
             return
         marked, n = mark_copied(schema, copied)
         if not n:
             raise ValueError(f"no string property of the contract's schema is named {sorted(copied)}: "
                              f"nothing to keep copied")
-        text = str(xgr.Grammar.from_json_schema(json.dumps(marked), **self._json_style()))
+        text = str(xgr.Grammar.from_json_schema(json.dumps(marked), **JSON_STYLE))
         marker = ebnf_literal(json.dumps(COPIED))
         if marker not in text:  # xgrammar printed the const another way: fail loudly, never unconstrained
             raise RuntimeError(f"xgrammar's EBNF for the contract does not show the copy marker {marker}")
         self._template = text.replace(marker, COPY_RULE)
-
-    @staticmethod
-    def _json_style() -> dict:
-        # Compact separators, no free whitespace: exactly the serialisation validate accepts.
-        return {"any_whitespace": False, "separators": (",", ":")}
 
     @property
     def per_request(self) -> bool:

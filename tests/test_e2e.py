@@ -267,8 +267,10 @@ def _stages_in(status_out: str) -> set[str]:
 
 
 def test_review_accept_flows_into_one_split(repo):
+    # Only the data stages matter here (where the accepted row lands), so only they run: the stages after
+    # split would retrain and re-export for nothing this test reads.
     if not (repo / "dvc.lock").exists():
-        sh(["dvc", "repro"], repo)
+        sh(["dvc", "repro", "split"], repo)
     rejected = [json.loads(x) for f in sorted((repo / "data/rejected/validate").glob("*.jsonl"))
                 for x in f.read_text().splitlines()]
     target = next(r for r in rejected if [c["code"] for c in r["reasons"]] == ["trivial"])
@@ -276,7 +278,7 @@ def test_review_accept_flows_into_one_split(repo):
     status = sh(["dvc", "status"], repo)
     dirty = _stages_in(status)
     assert "validate" in dirty and not dirty & {"prepare_base", "generate"}, status
-    sh(["dvc", "repro"], repo)
+    sh(["dvc", "repro", "split"], repo)
 
     def where(row_id: str) -> list[str]:
         found = [name for name in ("data/train.jsonl", "data/eval/dev.jsonl", "data/eval/test.jsonl")
@@ -291,7 +293,7 @@ def test_review_accept_flows_into_one_split(repo):
     # Regenerating from scratch with the same seed keeps the decision applied (ids are content hashes).
     shutil.rmtree(cache_of(repo) / "teacher")
     sh(["dvc", "repro", "-s", "-f", "generate"], repo)
-    sh(["dvc", "repro"], repo)
+    sh(["dvc", "repro", "split"], repo)
     assert len(where(target["row_id"])) == 1
     assert json.loads((repo / "outputs/details/validate.json").read_text())["review_accepted"] == 1
 

@@ -113,32 +113,25 @@ def test_copy_constrained_eval_copies_every_copied_value_from_its_request(tmp_pa
     assert copied  # the seeded model writes a copied argument (create_event's title) on both rows
 
 
-def test_copy_constrained_eval_without_copied_strings_is_a_spec_error(tmp_path, row_factory, tokenizer_dir):
+def test_copy_constrained_eval_without_copied_strings_is_a_spec_error(tmp_path, row_factory):
     """eval.constrained: copy on a task whose eval.yaml declares no copied strings stops with an error that
-    names the file and what to declare, instead of decoding unconstrained under the copy label."""
+    names the file and what to declare, before any decoding (no model is even needed to reach it)."""
     import shutil
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from slm_factory.config import Eval
     from slm_factory.evaluation import evaluate_model
     from slm_factory.spec import TaskSpec
 
-    from conftest import ROOT, tiny_model_dir
+    from conftest import ROOT
 
     specs = shutil.copytree(ROOT / "specs", tmp_path / "specs")
     text = (specs / "eval.yaml").read_text()
     assert "    copied: [" in text
     (specs / "eval.yaml").write_text("\n".join(l for l in text.splitlines() if not l.startswith("    copied: [")))
     spec = TaskSpec.load(specs)
-    base = tiny_model_dir(tokenizer_dir, tmp_path / "base")
-    tok = AutoTokenizer.from_pretrained(base)
-    tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(base).eval()
     rows = [row_factory("weather in Lima", {"tool": "get_weather", "arguments": {"location": "Lima"}},
                         category="get_weather")]
     cfg = Eval(batch_size=1, max_new_tokens=8, release=False, constrained="copy", limit=0)
     with pytest.raises(SpecError, match=r"eval\.yaml.*copied: true.*copied: \[keys\]"):
-        evaluate_model(model, tok, {"dev": rows}, spec, cfg, tmp_path / "p")
-    assert (tmp_path / "p" / "predictions_dev.jsonl").exists()  # the free pass it ran is kept
-    assert not (tmp_path / "p" / "constrained_dev.jsonl").exists()
+        evaluate_model(None, None, {"dev": rows}, spec, cfg, tmp_path / "p")
+    assert not (tmp_path / "p").exists()  # nothing was decoded or written

@@ -47,6 +47,9 @@ def test_a_request_with_nothing_to_copy_allows_only_the_empty_string():
 def tiny(tokenizer_dir, tmp_path_factory):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    import torch
+
+    torch.manual_seed(0)  # the random weights: the same model whichever tests ran before
     base = tiny_model_dir(tokenizer_dir, tmp_path_factory.mktemp("grammar") / "base")
     tok = AutoTokenizer.from_pretrained(base)
     tok.padding_side = "left"
@@ -77,9 +80,13 @@ def test_each_row_copies_from_its_own_request(tiny):
     from slm_factory.modeling import generate
 
     model, tok = tiny
-    grammar = ContractGrammar(tok, model, SCHEMA, frozenset({"title"}))
+    # Only bounded values, so every answer ends within the token budget: a random model may otherwise write
+    # an integer (SCHEMA's count) until the budget cuts the JSON off.
+    schema = {**SCHEMA, "$defs": {"Args": {**SCHEMA["$defs"]["Args"],
+                                           "properties": {"title": {"type": "string", "minLength": 1}}}}}
+    grammar = ContractGrammar(tok, model, schema, frozenset({"title"}))
     requests = ["Zoë's \"big\" day", "bo"]
-    out = generate(model, tok, PROMPTS, 48, 2, grammar=grammar.for_requests(requests))
+    out = generate(model, tok, PROMPTS, 96, 2, grammar=grammar.for_requests(requests))
     for text, request in zip(out.texts, requests):
         obj = json.loads(text)
         assert obj["tool"] == "note" and obj["arguments"]["title"] in request
