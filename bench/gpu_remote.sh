@@ -24,14 +24,15 @@ pack)
   rm -rf .gguf .dev/data && mkdir -p .gguf .whl .dev/data
   split -b 60M "$gguf" .gguf/part_
   for d in .gguf .dev; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; done
-  # The versions of constraints.txt, built for the image's Python 3.12.
+  # The versions of constraints.txt, built for the image's Python 3.12 (gguf: transformers needs it to
+  # read the bundled GGUF, and the image of 2026-12-07 lacked it).
   pin() { grep -i "^$1==" constraints.txt | head -1; }
   P=(--no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
      --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64
      --platform manylinux2014_x86_64)
   python3 -m pip download -q "${P[@]}" -d .whl $(pin pydantic) $(pin pydantic_core) $(pin annotated-types) \
     $(pin typing-inspection) $(pin trl) $(pin datasets) $(pin dill) $(pin multiprocess) $(pin xxhash) \
-    $(pin pycountry) $(pin xgrammar) "apache-tvm-ffi==$(.venv/bin/pip show apache-tvm-ffi | sed -n 's/^Version: //p')"
+    $(pin pycountry) $(pin xgrammar) $(pin gguf) "apache-tvm-ffi==$(.venv/bin/pip show apache-tvm-ffi | sed -n 's/^Version: //p')"
   for spec in "$@"; do
     name=${spec%%=*}; src=${spec#*=}
     mkdir -p ".dev/data/$name/eval"
@@ -53,7 +54,7 @@ start)
     cp "$d/train.jsonl" "$w/data/" && cp "$d"/eval/*.jsonl "$w/data/eval/"
     # The work copy's own package first: the image has no slm_factory installed.
     (set +e; cd "$w" && export PYTHONPATH="$w:/tmp/site" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-       && python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry" \
+       && python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" \
        && nohup bash bench/gpu_soup.sh "/tmp/out/$name" /tmp/g/model.gguf "$SEEDS" ${SOUPS:+"$SOUPS"} \
           > "/tmp/out/$name.log" 2>&1; echo "finished $name: exit $?" >> "/tmp/out/$name.log") &
   done
