@@ -64,7 +64,7 @@ def score_shared(rows: list[dict], preds: dict[str, list[dict]], spec: TaskSpec,
             if first is None:
                 first = right
             else:  # the same rows for every model here, so paired's n is this line's n
-                line.update({k: v for k, v in paired(first, right).items() if k != "n"})
+                line.update({k: v for k, v in paired(first, right).items() if k.startswith(("only_", "p_"))})
             out.append(line)
     return out
 

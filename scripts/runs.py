@@ -54,6 +54,15 @@ def list_datasets(repo: Path) -> list[str]:
             for e in history(repo, DATASET, "version")]
 
 
+def missing_files_hint(repo: Path) -> str:
+    """What to do when a run's files are not in the local DVC cache: `dvc pull` helps only with a remote."""
+    p = subprocess.run(["dvc", "remote", "list"], cwd=repo, capture_output=True, text=True)
+    if p.returncode == 0 and not p.stdout.strip():
+        return ("no DVC remote is configured, so they exist only in the cache of the machine that made the run "
+                "(`dvc remote add -d NAME URL` and `dvc push` there, then `dvc pull` here)")
+    return "run `dvc pull`"
+
+
 def restore(repo: Path, run_id: str, splits: list[Path], adapter: Path, force: bool = False) -> str:
     """Put the run's files (code, params, lock, data, adapter) in the workspace, HEAD unchanged, as
     `dvc exp apply` does, and check the data and adapter against its record."""
@@ -70,7 +79,8 @@ def restore(repo: Path, run_id: str, splits: list[Path], adapter: Path, force: b
     for c in cmd:
         p = subprocess.run(c, cwd=repo, capture_output=True, text=True)
         if p.returncode != 0:
-            raise SystemExit(f"{' '.join(c)} failed (files missing from the DVC cache? run `dvc pull`):\n{p.stderr}")
+            raise SystemExit(f"{' '.join(c)} failed (files missing from the DVC cache? {missing_files_hint(repo)}):"
+                             f"\n{p.stderr}")
     r = e.record
     got = {"dataset_version": content_version([repo / s for s in splits]),
            "adapter_sha256": folder_sha256(repo / adapter)}
@@ -95,7 +105,7 @@ def _predictions(repo: Path, rev: str, folder: str) -> dict[str, dict[str, bool]
                 fs.get_file(n, str(local))
                 out[local.stem.removeprefix("predictions_")] = verdicts(read_jsonl(local))
     except FileNotFoundError as err:
-        raise SystemExit(f"{folder} at {rev[:10]} is not in the DVC cache ({err}): run `dvc pull`") from err
+        raise SystemExit(f"{folder} at {rev[:10]} is not in the DVC cache ({err}): {missing_files_hint(repo)}") from err
     return out
 
 
@@ -111,9 +121,7 @@ def compare(repo: Path, first_id: str, this_id: str, folder: str) -> list[str]:
         if not c["n"]:
             lines.append(f"{name}: no row in common (different data)")
             continue
-        ra = sum(pa[name][i] for i in pa[name].keys() & pb[name].keys())
-        rb = ra - c["only_first_right"] + c["only_this_right"]
-        lines.append(f"{name}: {c['n']} rows, {ra} against {rb}; only {ida} right {c['only_first_right']}, "
+        lines.append(f"{name}: {c['n']} rows, {c['first_right']} against {c['this_right']}; only {ida} right {c['only_first_right']}, "
                      f"only {idb} right {c['only_this_right']}, p = {c['p_sign']} (McNemar's exact test)")
     return lines
 

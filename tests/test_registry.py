@@ -79,3 +79,18 @@ def test_hashes_are_of_content(tmp_path):
     assert file_md5(f) == "8a80554c91d9fca8acb82f023de02f11"  # md5 of b"{}\n", what dvc.lock records
     assert len(content_version([f])) == 12
     assert record_id({"a": 1, "b": 2}, ("a",)) == record_id({"a": 1, "b": 3}, ("a",))
+
+
+def test_runs_says_how_to_get_missing_files_with_and_without_a_dvc_remote(repo, tmp_path, monkeypatch):
+    """`dvc pull` is the fix only where a remote exists; without one, runs.py says where the files live."""
+    import os
+    import sys
+
+    from conftest import load_script
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # the venv's dvc
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
+    runs = load_script("runs")
+    assert "no DVC remote is configured" in runs.missing_files_hint(repo)
+    subprocess.run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "store")], cwd=repo, check=True)
+    assert runs.missing_files_hint(repo) == "run `dvc pull`"
