@@ -9,8 +9,9 @@ A run's record (registry/run.json) is written by the report stage and committed 
 kept in the experiment's commit by `dvc exp run`; git is the registry's history, so nothing is
 appended and DVC's run-cache stays on. `restore` applies the experiment (`dvc exp apply`) or the
 commit's files (`git checkout REV -- .` + `dvc checkout`) to the workspace, HEAD unchanged, then
-re-hashes the splits and the adapter against the record. Files not in the local DVC cache come from the
-remote: run `dvc pull` when told.
+re-hashes the splits and the adapter against the record. Files not in the local DVC cache come from a
+DVC remote (`dvc pull`); without one, only the cache of the machine that made the run holds them, and
+runs.py says so instead of failing inside DVC.
 
 `compare` reads both runs' prediction files from git and the DVC cache (nothing in the workspace
 changes) and, for each eval set both scored, counts the rows only one of them gets exactly right, with
@@ -95,6 +96,7 @@ def _predictions(repo: Path, rev: str, folder: str) -> dict[str, dict[str, bool]
     file is copied out and read by `rows.read_jsonl`, whose lines end at '\n' alone: a request holding
     U+2028 stays one row, as in every stage."""
     from dvc.api import DVCFileSystem  # DVC's import is slow, and only `compare` needs it
+    from dvc_data.index.index import DataIndexDirError  # a tracked folder whose listing is not in the cache
 
     fs = DVCFileSystem(str(repo), rev=rev)
     out = {}
@@ -104,7 +106,7 @@ def _predictions(repo: Path, rev: str, folder: str) -> dict[str, dict[str, bool]
                 local = Path(tmp) / Path(n).name
                 fs.get_file(n, str(local))
                 out[local.stem.removeprefix("predictions_")] = verdicts(read_jsonl(local))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, DataIndexDirError) as err:
         raise SystemExit(f"{folder} at {rev[:10]} is not in the DVC cache ({err}): {missing_files_hint(repo)}") from err
     return out
 

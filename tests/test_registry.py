@@ -94,3 +94,27 @@ def test_runs_says_how_to_get_missing_files_with_and_without_a_dvc_remote(repo, 
     assert "no DVC remote is configured" in runs.missing_files_hint(repo)
     subprocess.run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "store")], cwd=repo, check=True)
     assert runs.missing_files_hint(repo) == "run `dvc pull`"
+
+
+def test_compare_reads_predictions_from_the_dvc_cache_and_says_so_when_they_are_gone(repo, monkeypatch,
+                                                                                    tmp_path_factory):
+    """runs.py reads a run's prediction files from git + the DVC cache; a run whose files this cache lacks
+    (made on another machine, never pushed) stops with that reason and the hint, not a DVC traceback."""
+    import os
+    import sys
+
+    from conftest import load_script
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
+    preds = repo / "outputs/predictions"
+    preds.mkdir(parents=True)
+    (preds / "predictions_dev.jsonl").write_text('{"id": "a", "exact": true}\n{"id": "b", "exact": false}\n')
+    subprocess.run(["dvc", "add", "-q", "outputs/predictions"], cwd=repo, check=True)
+    rev = commit_record(repo, {"run_id": "r1"}, "a run")
+    runs = load_script("runs")
+    assert runs._predictions(repo, rev, "outputs/predictions") == {"dev": {"a": True, "b": False}}
+    clone = tmp_path_factory.mktemp("runs") / "clone"  # git's history without the DVC cache: another machine's
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    with pytest.raises(SystemExit, match=r"outputs/predictions at \w+ is not in the DVC cache .*no DVC remote"):
+        runs._predictions(clone, rev, "outputs/predictions")
