@@ -21,6 +21,7 @@ done
 wait
 for group in "$@"; do
   names=$(for s in $group; do printf 's%s ' "$s"; done)
-  SOUP="$names" CONSTRAINED="${SOUP_CONSTRAINED:-${CONSTRAINED:-false}}" bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "soup-${group// /-}" "$EPOCHS" "$LR" "$RANK" &
+  SOUP="$names" CONSTRAINED="${SOUP_CONSTRAINED:-${CONSTRAINED:-false}}" \
+    bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "soup-${group// /-}" "$EPOCHS" "$LR" "$RANK" &
 done
 wait

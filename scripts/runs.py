@@ -123,8 +123,9 @@ def compare(repo: Path, first_id: str, this_id: str, folder: str) -> list[str]:
         if not c["n"]:
             lines.append(f"{name}: no row in common (different data)")
             continue
-        lines.append(f"{name}: {c['n']} rows, {c['first_right']} against {c['this_right']}; only {ida} right {c['only_first_right']}, "
-                     f"only {idb} right {c['only_this_right']}, p = {c['p_sign']} (McNemar's exact test)")
+        lines.append(f"{name}: {c['n']} rows, {c['first_right']} against {c['this_right']}; "
+                     f"only {ida} right {c['only_first_right']}, only {idb} right {c['only_this_right']}, "
+                     f"p = {c['p_sign']} (McNemar's exact test)")
     return lines
 
 
