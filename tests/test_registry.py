@@ -81,40 +81,40 @@ def test_hashes_are_of_content(tmp_path):
     assert record_id({"a": 1, "b": 2}, ("a",)) == record_id({"a": 1, "b": 3}, ("a",))
 
 
-def test_runs_says_how_to_get_missing_files_with_and_without_a_dvc_remote(repo, tmp_path, monkeypatch):
-    """`dvc pull` is the fix only where a remote exists; without one, runs.py says where the files live."""
+@pytest.fixture
+def dvc_repo(repo, monkeypatch) -> Path:
+    """`repo` with DVC initialised, the venv's `dvc` first on PATH (runs.py calls the CLI)."""
     import os
     import sys
-
-    from conftest import load_script
-
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # the venv's dvc
-    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
-    runs = load_script("runs")
-    assert "no DVC remote is configured" in runs.missing_files_hint(repo)
-    subprocess.run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "store")], cwd=repo, check=True)
-    assert runs.missing_files_hint(repo) == "run `dvc pull`"
-
-
-def test_compare_reads_predictions_from_the_dvc_cache_and_says_so_when_they_are_gone(repo, monkeypatch,
-                                                                                    tmp_path_factory):
-    """runs.py reads a run's prediction files from git + the DVC cache; a run whose files this cache lacks
-    (made on another machine, never pushed) stops with that reason and the hint, not a DVC traceback."""
-    import os
-    import sys
-
-    from conftest import load_script
 
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
-    preds = repo / "outputs/predictions"
+    return repo
+
+
+def test_runs_says_how_to_get_missing_files_with_and_without_a_dvc_remote(dvc_repo, tmp_path):
+    """`dvc pull` is the fix only where a remote exists; without one, runs.py says where the files live."""
+    from conftest import load_script
+
+    runs = load_script("runs")
+    assert "no DVC remote is configured" in runs.missing_files_hint(dvc_repo)
+    subprocess.run(["dvc", "remote", "add", "-d", "store", str(tmp_path / "store")], cwd=dvc_repo, check=True)
+    assert runs.missing_files_hint(dvc_repo) == "run `dvc pull`"
+
+
+def test_compare_reads_predictions_from_the_dvc_cache_and_says_so_when_they_are_gone(dvc_repo, tmp_path_factory):
+    """runs.py reads a run's prediction files from git + the DVC cache; a run whose files this cache lacks
+    (made on another machine, never pushed) stops with that reason and the hint, not a DVC traceback."""
+    from conftest import load_script
+
+    preds = dvc_repo / "outputs/predictions"
     preds.mkdir(parents=True)
     (preds / "predictions_dev.jsonl").write_text('{"id": "a", "exact": true}\n{"id": "b", "exact": false}\n')
-    subprocess.run(["dvc", "add", "-q", "outputs/predictions"], cwd=repo, check=True)
-    rev = commit_record(repo, {"run_id": "r1"}, "a run")
+    subprocess.run(["dvc", "add", "-q", "outputs/predictions"], cwd=dvc_repo, check=True)
+    rev = commit_record(dvc_repo, {"run_id": "r1"}, "a run")
     runs = load_script("runs")
-    assert runs._predictions(repo, rev, "outputs/predictions") == {"dev": {"a": True, "b": False}}
+    assert runs._predictions(dvc_repo, rev, "outputs/predictions") == {"dev": {"a": True, "b": False}}
     clone = tmp_path_factory.mktemp("runs") / "clone"  # git's history without the DVC cache: another machine's
-    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", str(dvc_repo), str(clone)], check=True)
     with pytest.raises(SystemExit, match=r"outputs/predictions at \w+ is not in the DVC cache .*no DVC remote"):
         runs._predictions(clone, rev, "outputs/predictions")
