@@ -112,9 +112,3 @@ class ContractGrammar:
         if self._template is None:
             return self._json
         return [self._compiler.compile_grammar(self._template + "\n" + copy_rules(r) + "\n") for r in requests]
-
-
-def json_grammar(tok, model, schema: dict):
-    """The output contract's JSON schema compiled by xgrammar into a token-level grammar for this
-    tokenizer: compact separators, no free whitespace, exactly the one serialisation validate accepts."""
-    return ContractGrammar(tok, model, schema).for_requests([])

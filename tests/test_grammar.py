@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from slm_factory.grammar import COPIED, ContractGrammar, copy_rules, json_grammar, mark_copied
+from slm_factory.grammar import COPIED, ContractGrammar, copy_rules, mark_copied
 
 from conftest import tiny_model_dir
 
@@ -68,7 +68,7 @@ def test_constrained_decoding_keeps_a_random_model_inside_the_contract(tiny):
               "required": ["mood", "ok"], "additionalProperties": False}
     free = generate(model, tok, PROMPTS, 24, 2)
     assert not all(t.startswith('{"mood"') for t in free.texts)  # unconstrained, it writes noise
-    out = generate(model, tok, PROMPTS, 24, 2, grammar=json_grammar(tok, model, schema))
+    out = generate(model, tok, PROMPTS, 24, 2, grammar=ContractGrammar(tok, model, schema).for_requests([]))
     for text in out.texts:
         obj = json.loads(text)
         assert set(obj) == {"mood", "ok"} and obj["mood"] in ("up", "down") and isinstance(obj["ok"], bool)
