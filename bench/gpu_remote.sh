@@ -32,7 +32,7 @@ pack)
      --platform manylinux2014_x86_64)
   python3 -m pip download -q "${P[@]}" -d .whl $(pin pydantic) $(pin pydantic_core) $(pin annotated-types) \
     $(pin typing-inspection) $(pin trl) $(pin datasets) $(pin dill) $(pin multiprocess) $(pin xxhash) \
-    $(pin pycountry) $(pin xgrammar) $(pin gguf) "apache-tvm-ffi==$(.venv/bin/pip show apache-tvm-ffi | sed -n 's/^Version: //p')"
+    $(pin pycountry) $(pin xgrammar) $(pin gguf) $(pin apache-tvm-ffi)
   for spec in "$@"; do
     name=${spec%%=*}; src=${spec#*=}
     mkdir -p ".dev/data/$name/eval"
