@@ -11,6 +11,7 @@
 #                                                        && bash bench/gpu_remote.sh wait 540
 # Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
 #
+# SOUPS holds one or more soups, comma-separated ("42 1,7 1").
 # start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED
 # and EXTRA_EVAL pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has
 # ended, failed or not, and copies each profile's summary line, figures, logs and predictions to $OUT. Copy them out of
@@ -47,6 +48,7 @@ start)
   cat /tmp/g/part_aa .gguf/part_ab > /tmp/g/model.gguf
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site --upgrade .whl/*.whl
   rm -rf /tmp/out && mkdir -p /tmp/out
+  IFS=, read -r -a soups <<< "${SOUPS:-}"
   for d in .dev/data/*/; do
     name=$(basename "$d"); w=/tmp/w_$name
     rm -rf "$w" && mkdir -p "$w/data/eval"
@@ -55,7 +57,7 @@ start)
     # The work copy's own package first: the image has no slm_factory installed.
     (set +e; cd "$w" && export PYTHONPATH="$w:/tmp/site" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
        && python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" \
-       && nohup bash bench/gpu_soup.sh "/tmp/out/$name" /tmp/g/model.gguf "$SEEDS" ${SOUPS:+"$SOUPS"} \
+       && nohup bash bench/gpu_soup.sh "/tmp/out/$name" /tmp/g/model.gguf "$SEEDS" "${soups[@]}" \
           > "/tmp/out/$name.log" 2>&1; echo "finished $name: exit $?" >> "/tmp/out/$name.log") &
   done
   sleep 30
