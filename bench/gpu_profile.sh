@@ -14,6 +14,7 @@
 # train.accelerate_config (GPUS=4 ACCEL=configs/accelerate/zero2.yaml: ZeRO-2 on 4 GPUs, batch per GPU);
 # CONSTRAINED=true|copy sets eval.constrained (each model is then also scored inside the contract's
 # grammar, with copy also copying eval.yaml's copied strings from the request);
+# EVAL=false trains only, scoring nothing;
 # EXTRA_EVAL="FILE ..." scores more row files beside the four (e.g. an earlier round's test set, minus
 # the groups now in train, to compare rounds on the same rows); TRAIN trains from another rows file
 # (bench/data_scaling.sh uses it for subsets of data/train.jsonl). SOUP="NAME1 NAME2 ..." trains nothing: the
@@ -61,6 +62,9 @@ print(json.dumps(avg(sys.argv[1], sys.argv[3:], sys.argv[2])))' "$OUT/base_model
     --dev data/eval/dev.jsonl --out "$D/adapter" --loss-csv "$D/train_loss.csv" --dev-curve "$D/train_dev_curve.csv" \
     --metrics "$D/train.json" --details "$D/train_details.json" --timings "$D/train_timings.json" > "$D/train.log" 2>&1
   fi
+  # EVAL=false: train only (gpu_soup.sh's SEED_EVAL=false, when only the soups are to be scored).
+  [ "${EVAL:-true}" = false ] && { echo "{\"profile\": \"$NAME\", \"seconds\": $(( $(date +%s) - start )), \"eval\": false}" \
+    >> "$OUT/summary.jsonl"; continue; }
   "$PY" scripts/eval.py --params "$D/params.yaml" --specs specs --base-model "$OUT/base_model" --adapter "$D/adapter" \
     --eval data/eval/dev.jsonl data/eval/golden.jsonl data/eval/adversarial.jsonl ${EXTRA_EVAL:-} --test data/eval/test.jsonl \
     --out "$D/eval" --predictions "$D/predictions" --metrics "$D/eval.json" --timings "$D/eval_timings.json" \

@@ -12,7 +12,7 @@
 # Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
 #
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
-# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED
+# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED, SEED_EVAL
 # and EXTRA_EVAL pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has
 # ended, failed or not, and copies each profile's summary line, figures, logs and predictions to $OUT. Copy them out of
 # the files folder at once: only the latest call's files can be fetched.
@@ -73,7 +73,7 @@ wait)
     name=$(basename "$d"); mkdir -p "$OUT/$name"
     cp "$d/summary.jsonl" "$OUT/$name/" 2>/dev/null || true
     for m in "$d"*/; do
-      [ -d "$m/eval" ] || continue
+      [ -f "$m/train_details.json" ] || continue  # a profile (trained, or a soup), not base_model
       mn=$(basename "$m"); mkdir -p "$OUT/$name/$mn"
       cp -r "$m/predictions" "$m/eval" "$OUT/$name/$mn/" 2>/dev/null || true
       cp "$m"/*.json "$m"/*.log "$m"/*.csv "$OUT/$name/$mn/" 2>/dev/null || true

@@ -10,13 +10,14 @@
 # OUT/sSEED, each soup's OUT/soup-SEED-SEED; one summary line each goes to OUT/summary.jsonl.
 # SOUP_CONSTRAINED=true|copy scores only the soups a second time inside the contract's grammar (CONSTRAINED
 # does it for every profile): the soups are what ships, and the second decode doubles a profile's eval time.
+# SEED_EVAL=false scores only the soups, not each seed (saves a scoring pass per seed of GPU time).
 set -euo pipefail
 OUT=$1; BASE=$2; SEEDS=$3; shift 3
 read -r EPOCHS LR RANK <<< "${RECIPE:-8 0.001 64}"
 HERE=$(dirname "$0")
 bash "$HERE/gpu_profile.sh" "$OUT" "$BASE"  # only prepares the base model, once for every seed
 for s in $SEEDS; do
-  SEED=$s bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "s$s" "$EPOCHS" "$LR" "$RANK" &
+  SEED=$s EVAL=${SEED_EVAL:-true} bash "$HERE/gpu_profile.sh" "$OUT" "$BASE" "s$s" "$EPOCHS" "$LR" "$RANK" &
 done
 wait
 for group in "$@"; do
