@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs bench/gpu_soup.sh on the lent GPU machine (see shared/gpu/README.md), where one call lasts at most
 # 10 minutes, carries at most 64 MiB of ignored files, and the machine stays warm (about 30 s) between
-# calls. Training outlives a call, so it runs in the background and later calls wait for it.
+# calls. Training outlives a call, so it runs in the background, in a session of its own (setsid: the
+# machine ends every other process a call leaves when the call returns), and later calls wait for it.
 #
 # Here:    bash bench/gpu_remote.sh pack NAME=DATA_DIR [NAME=DATA_DIR ...]
 #            the bundled GGUF in two pieces (.gguf/part_aa, part_ab), the wheels the GPU image lacks (.whl/),
@@ -14,8 +15,9 @@
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
 # start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED, SEED_EVAL
 # and EXTRA_EVAL pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has
-# ended, failed or not, and copies each profile's summary line, figures, logs and predictions to $OUT. Copy them out of
-# the files folder at once: only the latest call's files can be fetched.
+# ended, failed or not (or none is alive: killed), copies each profile's summary line, figures, logs and predictions
+# to $OUT, and prints how far each unfinished training has got. Copy them out of the files folder at once: only the
+# latest call's files can be fetched.
 set -euo pipefail
 cmd=${1:?pack, stage, start or wait}; shift || true
 case "$cmd" in
@@ -54,21 +56,29 @@ start)
     rm -rf "$w" && mkdir -p "$w/data/eval"
     tar --exclude=./.whl --exclude=./.gguf --exclude=./.dev --exclude=./.git -cf - . | tar -xf - -C "$w"
     cp "$d/train.jsonl" "$w/data/" && cp "$d"/eval/*.jsonl "$w/data/eval/"
-    # The work copy's own package first: the image has no slm_factory installed.
-    (set +e; cd "$w" && export PYTHONPATH="$w:/tmp/site" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-       && python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" \
-       && nohup bash bench/gpu_soup.sh "/tmp/out/$name" /tmp/g/model.gguf "$SEEDS" "${soups[@]}" \
-          > "/tmp/out/$name.log" 2>&1; echo "finished $name: exit $?" >> "/tmp/out/$name.log") &
+    # The work copy's own package first: the image has no slm_factory installed. setsid: when a call
+    # returns, the machine ends every process it left, except one in a new session (device README).
+    {
+      echo "cd $(printf %q "$w") || exit 1"
+      echo "export PYTHONPATH=$(printf %q "$w:/tmp/site") HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
+      echo 'python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" &&'
+      echo "  bash bench/gpu_soup.sh /tmp/out/$name /tmp/g/model.gguf $(printf %q "$SEEDS") $(printf '%q ' "${soups[@]}")"
+      echo "echo \"finished $name: exit \$?\""
+    } > "/tmp/out/$name.sh"
+    setsid nohup bash "/tmp/out/$name.sh" > "/tmp/out/$name.log" 2>&1 < /dev/null &
   done
   sleep 30
-  if grep -h "finished" /tmp/out/*.log; then tail -20 /tmp/out/*.log; exit 1; fi
-  echo "started: $(ls /tmp/out)" ;;
+  if grep -h "finished" /tmp/out/*.log; then tail -n 20 /tmp/out/*.log; exit 1; fi
+  echo "started: $(cd /tmp/out && ls *.sh | sed "s/\.sh$//" | tr "\n" " ")" ;;
 wait)
   limit=${1:-540}; t0=$(date +%s)
   runs=$(ls /tmp/out/*.log | wc -l)
   while [ "$(cat /tmp/out/*.log | grep -c '^finished')" -lt "$runs" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
+    # Neither running nor "finished": the run was killed (the machine ends what a call leaves, unless setsid).
+    pgrep -f bench/gpu_soup.sh > /dev/null || { sleep 2; break; }
     sleep 10
   done
+  finished=$(cat /tmp/out/*.log | grep -c '^finished' || true)
   for d in /tmp/out/*/; do
     name=$(basename "$d"); mkdir -p "$OUT/$name"
     cp "$d/summary.jsonl" "$OUT/$name/" 2>/dev/null || true
@@ -80,7 +90,13 @@ wait)
     done
   done
   cp /tmp/out/*.log "$OUT/"
-  grep -h "^finished" /tmp/out/*.log || echo "still running after ${limit}s"
+  grep -h "^finished" /tmp/out/*.log || true
+  if [ "$finished" -lt "$runs" ]; then
+    pgrep -f bench/gpu_soup.sh > /dev/null && echo "still running after ${limit}s" || echo "a run is gone without finishing"
+    for l in /tmp/out/*/*/train.log; do  # how far each training has got
+      [ -f "$l" ] && echo "$l: $(tr '\r' '\n' < "$l" | grep -o "'epoch': '[0-9.]*'" | tail -1)"
+    done
+  fi
   for s in /tmp/out/*/summary.jsonl; do [ -f "$s" ] && cut -c1-300 "$s"; done
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
