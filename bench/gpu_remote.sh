@@ -73,12 +73,12 @@ start)
 wait)
   limit=${1:-540}; t0=$(date +%s)
   runs=$(ls /tmp/out/*.log | wc -l)
-  while [ "$(cat /tmp/out/*.log | grep -c '^finished')" -lt "$runs" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
+  finished() { cat /tmp/out/*.log | grep -c '^finished' || true; }
+  while [ "$(finished)" -lt "$runs" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
     # Neither running nor "finished": the run was killed (the machine ends what a call leaves, unless setsid).
     pgrep -f bench/gpu_soup.sh > /dev/null || { sleep 2; break; }
     sleep 10
   done
-  finished=$(cat /tmp/out/*.log | grep -c '^finished' || true)
   for d in /tmp/out/*/; do
     name=$(basename "$d"); mkdir -p "$OUT/$name"
     cp "$d/summary.jsonl" "$OUT/$name/" 2>/dev/null || true
@@ -91,10 +91,11 @@ wait)
   done
   cp /tmp/out/*.log "$OUT/"
   grep -h "^finished" /tmp/out/*.log || true
-  if [ "$finished" -lt "$runs" ]; then
+  if [ "$(finished)" -lt "$runs" ]; then
     pgrep -f bench/gpu_soup.sh > /dev/null && echo "still running after ${limit}s" || echo "a run is gone without finishing"
-    for l in /tmp/out/*/*/train.log; do  # how far each training has got
-      [ -f "$l" ] && echo "$l: $(tr '\r' '\n' < "$l" | grep -o "'epoch': '[0-9.]*'" | tail -1)"
+    for l in /tmp/out/*/*/train.log; do  # how far each training has got (a soup's log has no epoch)
+      e=$(tr '\r' '\n' < "$l" 2>/dev/null | grep -o "'epoch': '[0-9.]*'" | tail -1 || true)
+      [ -n "$e" ] && echo "$l: $e"
     done
   fi
   for s in /tmp/out/*/summary.jsonl; do [ -f "$s" ] && cut -c1-300 "$s"; done
