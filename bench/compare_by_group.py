@@ -22,13 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from slm_factory.error_analysis import template_of
 from slm_factory.metrics import Scored, summarize
 from slm_factory.rows import read_jsonl
 from slm_factory.spec import TaskSpec
-
-
-def template_of(group: str) -> str:
-    return group.split("#")[0]
 
 
 def part_of(row: dict, by: str) -> str:

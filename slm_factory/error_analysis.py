@@ -122,6 +122,12 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
                       "items": sorted(plan.values(), key=lambda i: -i["n"])}
 
 
+def template_of(group: str) -> str:
+    """The template family of a provenance group: the template teacher names its groups
+    `TEMPLATE#PATTERN`; a group without `#` (other teachers, imports) is its own family."""
+    return group.split("#")[0]
+
+
 def failing_groups(preds: list[dict], group_of: dict[str, str], min_share: float, min_rows: int) -> list[dict]:
     """The held-out template groups the model gets wrong as a whole: at least `min_rows` scored rows, and a
     share of wrong rows of at least `min_share` (`group_of`: row id -> provenance.group; rows it lacks are
@@ -137,7 +143,7 @@ def failing_groups(preds: list[dict], group_of: dict[str, str], min_share: float
     for group, items in by.items():
         wrong = [p for p in items if not p["exact"]]
         if len(items) >= min_rows and len(wrong) >= min_share * len(items) and wrong:
-            out.append({"group": group, "template": group.split("#")[0], "category": items[0]["category"],
+            out.append({"group": group, "template": template_of(group), "category": items[0]["category"],
                         "rows": len(items), "wrong": len(wrong), "example": wrong[0]["user"],
                         "expected": wrong[0]["expected"], "predicted": wrong[0]["predicted"]})
     return sorted(out, key=lambda g: (-g["wrong"], g["group"]))

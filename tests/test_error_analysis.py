@@ -72,7 +72,7 @@ def test_a_held_out_group_wrong_as_a_whole_is_listed_apart(spec, row_factory):
     the report names the group and shows the example's expected and predicted answers."""
     import json
 
-    from slm_factory.error_analysis import analyze, failing_groups, report
+    from slm_factory.error_analysis import analyze, failing_groups, report, template_of
 
     def weather(text, group):
         return row_factory(text, {"tool": "get_weather", "arguments": {"location": "Oslo"}},
@@ -95,6 +95,7 @@ def test_a_held_out_group_wrong_as_a_whole_is_listed_apart(spec, row_factory):
     assert groups[0]["example"] == "should I pack a jacket for Oslo" and groups[0]["predicted"] == refuse
     assert [g["group"] for g in failing_groups(preds, group_of, 0.5, 1)] == ["weather_umbrella#1", "weather_short#0"]
     assert failing_groups(preds, group_of, 0.7, 2) == []
+    assert template_of("ns:3:0") == "ns:3:0"  # a teacher's or an import's group is its own family
     clusters, plan = analyze(preds, spec, None, 0.9, 5)
     text = report(clusters, plan, 3, groups)
     assert "## Held-out phrasings wrong as a whole" in text and "| weather_umbrella#1 | get_weather | 2 / 3 |" in text
