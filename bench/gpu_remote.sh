@@ -11,6 +11,7 @@
 # Call 2:  carry [.gguf/part_ab, .whl, .dev]            SEEDS="7 1" SOUPS="7 1" bash bench/gpu_remote.sh start
 #                                                        && bash bench/gpu_remote.sh wait 540
 # Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
+# Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
 #
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
 # start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED, SEED_EVAL
@@ -100,5 +101,26 @@ wait)
   fi
   for s in /tmp/out/*/summary.jsonl; do [ -f "$s" ] && cut -c1-300 "$s"; done
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader ;;
+fetch)
+  # The trained adapters themselves, to score them elsewhere (e.g. on the CPU here when device time is short):
+  # each seed's adapter folder with its weights cast to float16 (a rank-64 adapter is 78 MB in float32), in
+  # one tar cut into 15 MiB pieces, four pieces a call (the files that come back: 8 at most, 64 MiB in all).
+  #   fetch 1, fetch 2, ... until it prints "last piece"; here: cat DIR/piece_* | tar -x, then
+  #   python -m bench.adapter_fp16 to32 on each adapter folder.
+  i=${1:?fetch N (1, 2, ...)}
+  if [ ! -f /tmp/fetch/done ]; then
+    rm -rf /tmp/fetch && mkdir -p /tmp/fetch/a
+    for a in /tmp/out/*/s[0-9]*/adapter; do
+      p=$(basename "$(dirname "$(dirname "$a")")")_$(basename "$(dirname "$a")")
+      mkdir -p "/tmp/fetch/a/$p" && cp -r "$a" "/tmp/fetch/a/$p/" && rm -f "/tmp/fetch/a/$p/adapter/adapter_model.safetensors"
+      cp "$(dirname "$a")"/*.json "$(dirname "$a")"/*.csv "/tmp/fetch/a/$p/" 2>/dev/null || true
+      python3 bench/adapter_fp16.py to16 "$a/adapter_model.safetensors" "/tmp/fetch/a/$p/adapter/adapter_model.safetensors"
+    done
+    (cd /tmp/fetch/a && tar -cf - .) | split -b 15M - /tmp/fetch/piece_ && touch /tmp/fetch/done
+  fi
+  pieces=(/tmp/fetch/piece_*); first=$(( (i - 1) * 4 ))
+  for f in "${pieces[@]:$first:4}"; do cp "$f" "$OUT/"; done
+  [ $(( first + 4 )) -ge ${#pieces[@]} ] && echo "last piece" || echo "more: fetch $(( i + 1 ))"
+  ls -la "$OUT" ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac
