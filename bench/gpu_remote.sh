@@ -63,7 +63,7 @@ start)
       echo "cd $(printf %q "$w") || exit 1"
       echo "export PYTHONPATH=$(printf %q "$w:/tmp/site") HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
       echo 'python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" &&'
-      echo "  bash bench/gpu_soup.sh /tmp/out/$name /tmp/g/model.gguf $(printf %q "$SEEDS") $(printf '%q ' "${soups[@]}")"
+      echo "  bash bench/gpu_soup.sh /tmp/out/$name /tmp/g/model.gguf $(printf %q "$SEEDS") ${soups[@]+$(printf '%q ' "${soups[@]}")}"
       echo "echo \"finished $name: exit \$?\""
     } > "/tmp/out/$name.sh"
     setsid nohup bash "/tmp/out/$name.sh" > "/tmp/out/$name.log" 2>&1 < /dev/null &
