@@ -14,7 +14,7 @@
 # Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
 #
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
-# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, CONSTRAINED, SOUP_CONSTRAINED, SEED_EVAL
+# start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, BATCH, CONSTRAINED, SOUP_CONSTRAINED, SEED_EVAL
 # and EXTRA_EVAL pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has
 # ended, failed or not (or none is alive: killed), copies each profile's summary line, figures, logs and predictions
 # to $OUT, and prints how far each unfinished training has got. Copy them out of the files folder at once: only the
