@@ -106,7 +106,7 @@ fetch)
   # each seed's adapter folder with its weights cast to float16 (a rank-64 adapter is 78 MB in float32), in
   # one tar cut into 15 MiB pieces, four pieces a call (the files that come back: 8 at most, 64 MiB in all).
   #   fetch 1, fetch 2, ... until it prints "last piece"; here: cat DIR/piece_* | tar -x, then
-  #   python -m bench.adapter_fp16 to32 on each adapter folder.
+  #   python bench/adapter_fp16.py to32 SRC DST on each adapter_model.safetensors.
   i=${1:?fetch N (1, 2, ...)}
   if [ ! -f /tmp/fetch/done ]; then
     rm -rf /tmp/fetch && mkdir -p /tmp/fetch/a
