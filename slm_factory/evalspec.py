@@ -14,6 +14,7 @@ structured-output task is scored as fully as the default one.
       <name>: {kind: text, copied: true}     the value is copied from the request as written
       <name>: {kind: arguments, copied: [key, ...]}   these arguments are copied from the request
                                   (`eval.constrained: copy` keeps each a substring of the request)
+    copy_boundary: word | any     word (default): copied substrings start and end between words only
     negative_label: <value>       the label that means "do nothing" (optional)
     sets: {<eval file stem>: <role>}  roles: dev, golden, safety, test
     headline: field_match         the one figure a fine-tune must win on
@@ -96,6 +97,9 @@ class EvalSpec(_Strict):
     negative_label: str | None = None
     sets: dict[str, SetRole] = Field(default_factory=lambda: {"dev": "dev", "golden": "golden", "test": "test"})
     headline: str = "exact_match"
+    # word: a copied string starts and ends only where the request's letters/digits don't run on
+    # ("Gla" is no copy of "Glasgow"); any: every substring. Read by `eval.constrained: copy` alone.
+    copy_boundary: Literal["word", "any"] = "word"
     unsafe: UnsafeSpec | None = None
     gates: list[GateSpec] = Field(default_factory=list)
     report_columns: list[str] | None = None

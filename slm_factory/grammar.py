@@ -5,8 +5,10 @@ Two modes (params `eval.constrained`):
   compact serialisation validate accepts.
 - `copy`: the same, and every string the task copies from the request (`copied` in `specs/eval.yaml`:
   names, titles, message bodies, ...) must be a non-empty substring of the request, so a value can't be
-  misspelt while it is copied ("Phoenix, AZ" -> "Phoen, AZ"). That grammar differs per request: one
-  is compiled per row, in time linear in the request's length.
+  misspelt while it is copied ("Phoenix, AZ" -> "Phoen, AZ"). By default (`copy_boundary: word`) the
+  substring also starts and ends between words, so a drifting copy can't be cut short ("Gla" for
+  "Glasgow"). That grammar differs per request: one is compiled per row, in time linear in the
+  request's length.
 """
 
 from __future__ import annotations
@@ -60,21 +62,37 @@ def ebnf_literal(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def copy_rules(request: str, rule: str = COPY_RULE) -> str:
+def cut_allowed(request: str, i: int) -> bool:
+    """Whether a copied string may start or end at position `i` of `request` (0..len): anywhere but
+    between two letters or digits, so a copy never splits a word ("Glasgow" -> "Gla", "NARA" -> "NAR")."""
+    return not (0 < i < len(request) and request[i - 1].isalnum() and request[i].isalnum())
+
+
+def copy_rules(request: str, rule: str = COPY_RULE, whole_words: bool = True) -> str:
     """EBNF rules: `rule` is a JSON string whose content is a non-empty substring of `request`, each
     character written as the contract's serialisation writes it (`json.dumps(ensure_ascii=False)`:
-    quote, backslash and control characters escaped, the rest as is).
+    quote, backslash and control characters escaped, the rest as is). With `whole_words`, the substring
+    also starts and ends where `cut_allowed`: a model that drifts from the request mid-word can then
+    neither close the string early nor leave it, only copy on.
 
     Linear in the request's length (a regex of every substring would be quadratic): `rule_i` is
-    character i, optionally followed by `rule_{i+1}`, and a substring is any `rule_i`."""
+    character i, then the string may end (if it may end there) or go on with `rule_{i+1}`; a substring
+    is any `rule_i` it may start at."""
     units = [json.dumps(ch, ensure_ascii=False)[1:-1] for ch in request]
     if not units:  # nothing to copy from: only the empty string (the contract refuses it anyway)
         return f'{rule} ::= "\\"\\""'
+    may_cut = [True] * (len(units) + 1)
+    if whole_words:
+        may_cut = [cut_allowed(request, i) for i in range(len(units) + 1)]
+    starts = [i for i in range(len(units)) if may_cut[i]]  # 0 always: the chain from it reaches every rule
     lines = [f'{rule} ::= "\\"" {rule}_any "\\""',
-             f"{rule}_any ::= " + " | ".join(f"{rule}_{i}" for i in range(len(units)))]
+             f"{rule}_any ::= " + " | ".join(f"{rule}_{i}" for i in starts)]
     for i, unit in enumerate(units):
         lit = ebnf_literal(unit)
-        lines.append(f"{rule}_{i} ::= {lit}" + (f" | {lit} {rule}_{i + 1}" if i + 1 < len(units) else ""))
+        alts = [lit] if may_cut[i + 1] else []  # the last character may always end the string
+        if i + 1 < len(units):
+            alts.append(f"{lit} {rule}_{i + 1}")
+        lines.append(f"{rule}_{i} ::= " + " | ".join(alts))
     return "\n".join(lines)
 
 
@@ -82,7 +100,7 @@ class ContractGrammar:
     """The contract's grammar for one model's tokenizer, compiled once. `for_requests` gives what
     `modeling.generate` takes: the one compiled grammar, or with `copied` names one per request."""
 
-    def __init__(self, tok, model, schema: dict, copied: frozenset[str] = frozenset()):
+    def __init__(self, tok, model, schema: dict, copied: frozenset[str] = frozenset(), whole_words: bool = True):
         import xgrammar as xgr
 
         info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=model.config.vocab_size)
@@ -90,6 +108,7 @@ class ContractGrammar:
         self._compiler = xgr.GrammarCompiler(info, cache_enabled=not copied)
         self._template = None
         self._json = None
+        self._whole_words = whole_words
         if not copied:
             self._json = self._compiler.compile_json_schema(json.dumps(schema), **JSON_STYLE)
             return
@@ -111,4 +130,5 @@ class ContractGrammar:
         """One compiled grammar for every row (JSON mode), or a list of them, one per request."""
         if self._template is None:
             return self._json
-        return [self._compiler.compile_grammar(self._template + "\n" + copy_rules(r) + "\n") for r in requests]
+        return [self._compiler.compile_grammar(
+            self._template + "\n" + copy_rules(r, whole_words=self._whole_words) + "\n") for r in requests]

@@ -63,6 +63,7 @@ def test_without_eval_yaml_the_label_field_is_scored(tmp_path):
     ({"headline": "accuracy"}, ["eval.yaml", "headline", "accuracy"]),
     ({"fields": {**GOOD["fields"], "size": {"kind": "enum", "copied": True}}}, ["eval.yaml", "copied: true", "'enum'"]),
     ({"fields": {**GOOD["fields"], "note": {"kind": "text", "copied": ["a"]}}}, ["eval.yaml", "list of keys", "'text'"]),
+    ({"copy_boundary": "sentence"}, ["eval.yaml", "copy_boundary", "'word' or 'any'"]),
 ])
 def test_bad_eval_spec_is_one_clear_error(tmp_path, change, words):
     spec = make_task(tmp_path, {**GOOD, **change})
@@ -92,3 +93,4 @@ def test_copied_names_are_copied_text_fields_and_listed_argument_keys():
     ev = EvalSpec.model_validate({"fields": fields, "negative_label": None})
     assert ev.copied_names == {"note", "title", "city"}
     assert EvalSpec.model_validate(GOOD).copied_names == frozenset()
+    assert ev.copy_boundary == "word"  # copies split no word unless the spec says `any`

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from slm_factory.grammar import COPIED, ContractGrammar, copy_rules, mark_copied
+from slm_factory.grammar import COPIED, ContractGrammar, copy_rules, cut_allowed, mark_copied
 
 from conftest import tiny_model_dir
 
@@ -30,13 +30,34 @@ def test_only_string_properties_of_the_copied_names_are_marked():
     assert SCHEMA["$defs"]["Args"]["properties"]["title"]["type"] == "string"  # the input is untouched
 
 
+REQUEST = 'Dinner "at" Phoenix, AZ 🙏 caf\u00e9\\x\n2'
+
+
 @pytest.mark.parametrize("value, ok", [
     ("Phoenix, AZ", True), ('\\"at\\" Ph', True), ("AZ 🙏 caf\u00e9", True), ("\\\\x\\n2", True),
     ("Phoen, AZ", False), ("phoenix", False), ("", False), ('"at" Ph', False), ("Dinner at", False)])
 def test_a_copied_value_is_any_substring_of_the_request_as_json_writes_it(value, ok):
-    request = 'Dinner "at" Phoenix, AZ 🙏 caf\u00e9\\x\n2'
-    root = "root ::= copied_value\n" + copy_rules(request)
+    root = "root ::= copied_value\n" + copy_rules(REQUEST, whole_words=False)
     assert accepts(root, f'"{value}"') is ok
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("Phoenix, AZ", True), ("Phoenix", True), ("at", True), ('\\"at\\"', True), ("AZ 🙏 caf\u00e9", True),
+    ("🙏", True), (" ", True), ("\\\\x\\n2", True), ("x", True), ("Dinner", True),
+    ('\\"at\\" Ph', False), ("Ph", False), ("hoenix", False), ("Phoen", False), ("caf", False), ("inner", False),
+    ("Phoen, AZ", False), ("", False)])
+def test_a_copied_value_starts_and_ends_between_words(value, ok):
+    """The default: a copy that would split a word of the request ("Phoen" of "Phoenix") is refused,
+    so decoding can't close a name early where the model drifted from the request."""
+    root = "root ::= copied_value\n" + copy_rules(REQUEST)
+    assert accepts(root, f'"{value}"') is ok
+
+
+@pytest.mark.parametrize("request_, i, ok", [
+    ("Glasgow", 0, True), ("Glasgow", 3, False), ("Glasgow", 7, True), ("a b", 1, True), ("a b", 2, True),
+    ("NARA2", 4, False), ("Zoë's", 3, True), ("Zoë's", 2, False), ("", 0, True)])
+def test_cut_allowed_only_outside_runs_of_letters_and_digits(request_, i, ok):
+    assert cut_allowed(request_, i) is ok
 
 
 def test_a_request_with_nothing_to_copy_allows_only_the_empty_string():
