@@ -11,6 +11,8 @@
 # Call 2:  carry [.gguf/part_ab, .whl, .dev]            SEEDS="7 1" SOUPS="7 1" bash bench/gpu_remote.sh start
 #                                                        && bash bench/gpu_remote.sh wait 540
 # Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
+# Later:   SEEDS="42" SOUPS="42 7 1" bash bench/gpu_remote.sh more && bash bench/gpu_remote.sh wait 540
+#                                                        (more seeds and soups beside the first run's)
 # Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
 #
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
@@ -20,7 +22,25 @@
 # to $OUT, and prints how far each unfinished training has got. Copy them out of the files folder at once: only the
 # latest call's files can be fetched.
 set -euo pipefail
-cmd=${1:?pack, stage, start or wait}; shift || true
+cmd=${1:?pack, stage, start, more, wait or fetch}; shift || true
+
+# launch NAME RUN: gpu_soup.sh in the work copy /tmp/w_NAME, for SEEDS and SOUPS, into /tmp/out/NAME (whose
+# summary.jsonl gains a line per profile); its script and log are /tmp/out/RUN.{sh,log}.
+launch() {
+  local name=$1 run=$2 w=/tmp/w_$1
+  local -a soups
+  IFS=, read -r -a soups <<< "${SOUPS:-}"
+  # The work copy's own package first: the image has no slm_factory installed. setsid: when a call
+  # returns, the machine ends every process it left, except one in a new session (device README).
+  {
+    echo "cd $(printf %q "$w") || exit 1"
+    echo "export PYTHONPATH=$(printf %q "$w:/tmp/site") HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
+    echo 'python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" &&'
+    echo "  bash bench/gpu_soup.sh /tmp/out/$name /tmp/g/model.gguf $(printf %q "$SEEDS") ${soups[@]+$(printf '%q ' "${soups[@]}")}"
+    echo "echo \"finished $run: exit \$?\""
+  } > "/tmp/out/$run.sh"
+  setsid nohup bash "/tmp/out/$run.sh" > "/tmp/out/$run.log" 2>&1 < /dev/null &
+}
 case "$cmd" in
 pack)
   [ $# -ge 1 ] || { echo "pack NAME=DATA_DIR ..." >&2; exit 2; }
@@ -51,33 +71,35 @@ start)
   cat /tmp/g/part_aa .gguf/part_ab > /tmp/g/model.gguf
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site --upgrade .whl/*.whl
   rm -rf /tmp/out && mkdir -p /tmp/out
-  IFS=, read -r -a soups <<< "${SOUPS:-}"
   for d in .dev/data/*/; do
     name=$(basename "$d"); w=/tmp/w_$name
     rm -rf "$w" && mkdir -p "$w/data/eval"
     tar --exclude=./.whl --exclude=./.gguf --exclude=./.dev --exclude=./.git -cf - . | tar -xf - -C "$w"
     cp "$d/train.jsonl" "$w/data/" && cp "$d"/eval/*.jsonl "$w/data/eval/"
-    # The work copy's own package first: the image has no slm_factory installed. setsid: when a call
-    # returns, the machine ends every process it left, except one in a new session (device README).
-    {
-      echo "cd $(printf %q "$w") || exit 1"
-      echo "export PYTHONPATH=$(printf %q "$w:/tmp/site") HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
-      echo 'python3 -c "import slm_factory.grammar, trl, datasets, xgrammar, pycountry, gguf" &&'
-      echo "  bash bench/gpu_soup.sh /tmp/out/$name /tmp/g/model.gguf $(printf %q "$SEEDS") ${soups[@]+$(printf '%q ' "${soups[@]}")}"
-      echo "echo \"finished $name: exit \$?\""
-    } > "/tmp/out/$name.sh"
-    setsid nohup bash "/tmp/out/$name.sh" > "/tmp/out/$name.log" 2>&1 < /dev/null &
+    launch "$name" "$name"
   done
   sleep 30
   if grep -h "finished" /tmp/out/*.log; then tail -n 20 /tmp/out/*.log; exit 1; fi
   echo "started: $(cd /tmp/out && ls *.sh | sed "s/\.sh$//" | tr "\n" " ")" ;;
+more)
+  # After start's runs have finished, on the same machine: train more SEEDS (may be "") and score SOUPS, which
+  # may mix new seeds with earlier ones ("42 7 1"). Pass RECIPE, BATCH, ... again: each call has its own env.
+  : "${SEEDS?SEEDS=\"42\" (or \"\" for soups of earlier seeds only)}"
+  if pgrep -f "[b]ench/gpu_soup.sh" > /dev/null; then echo "a run is still going: wait for it first" >&2; exit 1; fi
+  for d in /tmp/out/*/; do
+    name=$(basename "$d"); n=$(ls /tmp/out/"$name".*log 2>/dev/null | wc -l)
+    launch "$name" "$name.more$n"
+  done
+  sleep 10
+  if grep -h "finished .*more" /tmp/out/*.log; then tail -n 20 /tmp/out/*more*.log; exit 1; fi
+  echo "started more: $(cd /tmp/out && ls *more*.sh | sed "s/\.sh$//" | tr "\n" " ")" ;;
 wait)
   limit=${1:-540}; t0=$(date +%s)
   runs=$(ls /tmp/out/*.log | wc -l)
   finished() { cat /tmp/out/*.log | grep -c '^finished' || true; }
   while [ "$(finished)" -lt "$runs" ] && [ $(( $(date +%s) - t0 )) -lt "$limit" ]; do
     # Neither running nor "finished": the run was killed (the machine ends what a call leaves, unless setsid).
-    pgrep -f bench/gpu_soup.sh > /dev/null || { sleep 2; break; }
+    pgrep -f "[b]ench/gpu_soup.sh" > /dev/null || { sleep 2; break; }
     sleep 10
   done
   for d in /tmp/out/*/; do
@@ -93,7 +115,7 @@ wait)
   cp /tmp/out/*.log "$OUT/"
   grep -h "^finished" /tmp/out/*.log || true
   if [ "$(finished)" -lt "$runs" ]; then
-    pgrep -f bench/gpu_soup.sh > /dev/null && echo "still running after ${limit}s" || echo "a run is gone without finishing"
+    pgrep -f "[b]ench/gpu_soup.sh" > /dev/null && echo "still running after ${limit}s" || echo "a run is gone without finishing"
     for l in /tmp/out/*/*/train.log; do  # how far each training has got (a soup's log has no epoch)
       e=$(tr '\r' '\n' < "$l" 2>/dev/null | grep -o "'epoch': '[0-9.]*'" | tail -1 || true)
       [ -n "$e" ] && echo "$l: $e"
