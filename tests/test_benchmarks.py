@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -55,6 +56,33 @@ def test_benchmark_worker_runs_a_tiny_model_on_cpu(tmp_path, tokenizer_dir, row_
     assert r["padding_free_used"] is False and r["padded_tokens"] >= r["tokens"] and r["padded_tokens"] % 64 == 0
     assert r["tokens"] == r["trl_logged_tokens"]  # our count agrees with TRL's own
     assert "| trl | tiny-llama | lora | 4 | padded |" in p.stdout
+
+
+def test_copy_grammar_benchmark_times_free_any_and_word_decoding(tmp_path, tokenizer_dir, row_factory):
+    """bench/copy_grammar.py on a tiny random model: each mode's median and spread, the ratio to free (the
+    baseline measured in the same run) and the per-row compile time are printed."""
+    import torch
+
+    from slm_factory.rows import write_jsonl
+
+    from conftest import tiny_model_dir
+
+    torch.manual_seed(0)
+    base = tiny_model_dir(tokenizer_dir, tmp_path / "base")
+    rows = tmp_path / "dev.jsonl"
+    write_jsonl(rows, [row_factory("weather in Glasgow", {"tool": "get_weather", "arguments": {"location": "Glasgow"}},
+                                   category="get_weather"),
+                       row_factory("text Zoë on my way", {"tool": "send_message", "arguments": {
+                           "recipient": "Zoë", "channel": "sms", "body": "on my way"}}, category="send_message")])
+    p = subprocess.run([sys.executable, str(ROOT / "bench/copy_grammar.py"), "--base-model", str(base),
+                        "--adapter", str(tmp_path / "no_adapter"), "--eval", str(rows), "--rows", "2",
+                        "--repeats", "2", "--batch-size", "2", "--max-new-tokens", "12"],
+                       cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert " free: median " in p.stdout and "1.00x free" in p.stdout, p.stdout
+    for mode in ("any", "word"):
+        assert re.search(rf"{mode}: median [0-9.]+s \(min [0-9.]+, max [0-9.]+\), [0-9.]+x free, compile [0-9.]+ ms a row",
+                         p.stdout), p.stdout
 
 
 @pytest.mark.slow

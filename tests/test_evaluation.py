@@ -81,12 +81,13 @@ def test_the_report_judges_gates_on_test_and_writes_every_figure(tmp_path, row_f
 
 def test_copy_constrained_eval_copies_every_copied_value_from_its_request(tmp_path, row_factory, spec, tokenizer_dir):
     """eval.constrained: copy on an untrained model: whatever it writes, each copied argument it writes
-    is a substring of that row's request, and compiling the per-row grammars is timed apart."""
+    is a substring of that row's request that splits no word, and compiling the per-row grammars is timed apart."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from slm_factory.config import Eval
     from slm_factory.evaluation import evaluate_model
+    from slm_factory.grammar import cut_allowed
 
     from conftest import tiny_model_dir
 
@@ -108,7 +109,11 @@ def test_copy_constrained_eval_copies_every_copied_value_from_its_request(tmp_pa
         answer = json.loads(line["predicted"])  # the grammar bounds every value: nothing is cut off
         assert line["schema_valid"], line["predicted"]
         for key in spec.eval.copied_names & answer["arguments"].keys():
-            assert answer["arguments"][key] in row.user, (key, line["predicted"])
+            value = answer["arguments"][key]
+            assert value in row.user, (key, line["predicted"])
+            # eval.yaml's copy_boundary: word: some occurrence of it starts and ends between words
+            starts = [i for i in range(len(row.user)) if row.user.startswith(value, i)]
+            assert any(cut_allowed(row.user, i) and cut_allowed(row.user, i + len(value)) for i in starts), value
             copied += 1
     assert copied  # the seeded model writes a copied argument (create_event's title) on both rows
 
