@@ -36,7 +36,7 @@ def main() -> None:
     import torch
 
     from slm_factory import modeling
-    from slm_factory.evaluation import messages_for, requests_of
+    from slm_factory.evaluation import messages_for
     from slm_factory.grammar import ContractGrammar
     from slm_factory.rows import read_rows
     from slm_factory.spec import TaskSpec
@@ -46,7 +46,7 @@ def main() -> None:
     model, tok = modeling.load(a.base_model, adapter)
     rows = read_rows(a.eval)[: a.rows]
     prompts = [modeling.render(tok, messages_for(r, spec.system_prompt)) for r in rows]
-    requests = [requests_of(r) for r in rows]
+    requests = [r.requests for r in rows]
     modeling.generate(model, tok, prompts[:4], 8, 4)  # warm-up, not timed
     grammars, compile_s = {"free": None}, {}
     for mode in ("any", "word"):

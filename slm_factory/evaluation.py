@@ -58,11 +58,6 @@ def messages_for(row: Row, system: str, shots: list[Row] = ()) -> list[dict]:
     return msgs + row.prompt[1:]
 
 
-def requests_of(row: Row) -> str:
-    """What a copied value may be copied from: every user turn of the row's prompt."""
-    return "\n".join(m.content for m in row.messages[:-1] if m.role == "user")
-
-
 def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: str, shots: list[Row],
               max_new_tokens: int, batch_size: int, grammar: ContractGrammar | None = None
               ) -> tuple[dict[str, list[Scored]], dict]:
@@ -76,7 +71,7 @@ def run_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, system: st
     for name, rows in sets.items():
         prompts = [modeling.render(tok, messages_for(r, system, shots)) for r in rows]
         t0 = time.perf_counter()
-        compiled = grammar.for_requests([requests_of(r) for r in rows]) if grammar is not None else None
+        compiled = grammar.for_requests([r.requests for r in rows]) if grammar is not None else None
         grammar_seconds += time.perf_counter() - t0
         gen = modeling.generate(model, tok, prompts, max_new_tokens, batch_size,
                                 prefix=prefix if prefix and all(p.startswith(prefix) for p in prompts) else None,

@@ -10,6 +10,7 @@ Reason codes (also documented in specs/quality_gates.md):
   output_not_canonical                parses, but is not the one compact serialisation
   unknown_label, extra_field, missing_field, wrong_type, invalid_value   output contract violations
   leaked_instructions                 mentions the teacher, the prompt, training data, "as an AI ..."
+  not_copied                          a value eval.yaml says is copied is not in the request as written
   trivial, template_only              too short / an unfilled template placeholder
   too_long                            more tokens than max_seq_length under the base model's template
   label_conflict                      the same (normalised) input with different outputs elsewhere
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterable
 
 from .rows import Reason, Row
 from .spec import TaskSpec
-from .text import normalize
+from .text import copied_from, normalize
 
 DEFAULT_LEAK_PATTERNS = [
     r"\bas an ai(?: language)? model\b",
@@ -190,6 +191,44 @@ class InjectionCheck:
                        detail={"match": hit.group(0)[:200], "label": label})]
 
 
+def _named_strings(obj: Any, names: frozenset[str], path: str = "") -> Iterable[tuple[str, str]]:
+    """(path, value) of every string held under a key in `names`, at any depth of a parsed answer."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            where = f"{path}.{k}" if path else str(k)
+            if k in names and isinstance(v, str):
+                yield where, v
+            else:
+                yield from _named_strings(v, names, where)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _named_strings(v, names, f"{path}[{i}]")
+
+
+class CopiedCheck:
+    """`not_copied`: every string the task copies from the request (`copied` in specs/eval.yaml) is in the
+    request's user turns as written, and under `copy_boundary: word` starts and ends between words there
+    (`text.copied_from`, the rule copy-constrained decoding keeps). An answer that rewrites one ("NYC"
+    -> "New York", "glasgow" -> "Glasgow") teaches the model to rewrite what the spec says to copy, and
+    constrained decoding could never write it. Off for a task that declares no copied strings."""
+
+    def __init__(self, spec: TaskSpec):
+        self.names = spec.eval.copied_names
+        self.whole_words = spec.eval.copy_boundary == "word"
+
+    def __call__(self, row: Row) -> list[Reason]:
+        if not self.names:
+            return []
+        obj, _ = parse_output(row.assistant)
+        source = row.requests
+        for where, value in _named_strings(obj, self.names):
+            if not copied_from(source, value, self.whole_words):
+                how = "splits a word of" if value and value in source else "is not copied from"
+                return [Reason(code="not_copied", message=f"'{where}' {how} the request: '{value[:80]}'",
+                               detail={"field": where, "value": value[:200], "whole_words": self.whole_words})]
+        return []
+
+
 def trivial_reasons(row: Row, min_user_chars: int) -> list[Reason]:
     user = row.user.strip()
     m = PLACEHOLDER_RE.search(user)
@@ -222,9 +261,9 @@ def text_reasons(row: Row) -> list[Reason]:
 
 
 def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int,
-              injection: InjectionCheck | None = None) -> list[Reason]:
+              injection: InjectionCheck | None = None, copied: CopiedCheck | None = None) -> list[Reason]:
     """All per-row gates except length (which is batched) and label conflicts (which need all rows);
-    `injection` adds the obeys_injection gate."""
+    `injection` adds the obeys_injection gate, `copied` the not_copied gate."""
     reasons: list[Reason] = text_reasons(row)
     if reasons:
         return reasons
@@ -235,6 +274,8 @@ def check_row(row: Row, spec: TaskSpec, leak: LeakCheck, min_user_chars: int,
     reasons += leak(row)
     if injection is not None and not reasons:  # only a row that is otherwise sound has a label to judge
         reasons += injection(row)
+    if copied is not None and not reasons:  # an answer inside the contract: its copied values are found
+        reasons += copied(row)
     reasons += trivial_reasons(row, min_user_chars)
     return reasons
 

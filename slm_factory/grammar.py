@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 
+from .text import cut_allowed
+
 # A const that no contract holds: it marks a copied string's place in the schema handed to xgrammar,
 # and its rule is then replaced by the request's substring rule.
 COPIED = "\u0001copied\u0001"
@@ -60,12 +62,6 @@ def ebnf_literal(s: str) -> str:
         else:
             out.append(f"\\U{o:08x}")
     return '"' + "".join(out) + '"'
-
-
-def cut_allowed(request: str, i: int) -> bool:
-    """Whether a copied string may start or end at position `i` of `request` (0..len): anywhere but
-    between two letters or digits, so a copy never splits a word ("Glasgow" -> "Gla", "NARA" -> "NAR")."""
-    return not (0 < i < len(request) and request[i - 1].isalnum() and request[i].isalnum())
 
 
 def copy_rules(request: str, rule: str = COPY_RULE, whole_words: bool = True) -> str:

@@ -92,6 +92,11 @@ class Row(BaseModel):
         return next(m.content for m in reversed(self.messages) if m.role == "user")
 
     @property
+    def requests(self) -> str:
+        """Every user turn before the learned answer, one per line: what a copied value may be copied from."""
+        return "\n".join(m.content for m in self.messages[:-1] if m.role == "user")
+
+    @property
     def assistant(self) -> str:
         """The assistant turn the model learns: the last message."""
         return self.messages[-1].content

@@ -1,4 +1,4 @@
-"""Text normalisation shared by the gates, dedupe and the leakage check."""
+"""Text normalisation shared by the gates, dedupe and the leakage check; where a copy may cut a request."""
 
 from __future__ import annotations
 
@@ -29,3 +29,20 @@ def shingles(text: str, k: int) -> set[str]:
     if len(t) <= k:
         return {t}
     return {t[i:i + k] for i in range(len(t) - k + 1)}
+
+
+def cut_allowed(request: str, i: int) -> bool:
+    """Whether a copied string may start or end at position `i` of `request` (0..len): anywhere but
+    between two letters or digits, so a copy never splits a word ("Glasgow" -> "Gla", "NARA" -> "NAR")."""
+    return not (0 < i < len(request) and request[i - 1].isalnum() and request[i].isalnum())
+
+
+def copied_from(request: str, value: str, whole_words: bool = True) -> bool:
+    """Whether `value` is a non-empty substring of `request` that the copy grammar allows: with
+    `whole_words`, at some occurrence that starts and ends where `cut_allowed`."""
+    i = request.find(value) if value else -1
+    while i >= 0:
+        if not whole_words or (cut_allowed(request, i) and cut_allowed(request, i + len(value))):
+            return True
+        i = request.find(value, i + 1)
+    return False

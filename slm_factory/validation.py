@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Judge as JudgeConfig
-from .gates import InjectionCheck, LeakCheck, check_row, label_conflicts, length_reasons
+from .gates import CopiedCheck, InjectionCheck, LeakCheck, check_row, label_conflicts, length_reasons
 from .ledger import Ledger
 from .privacy import mask_obj, mask_text, privacy_gate
 from .review import OVERRIDABLE, DecisionLog, ReviewDecision, record_key
@@ -60,7 +60,7 @@ def _validate(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_t
               pii: str, pii_region: str) -> tuple[Ledger, list[str]]:
     allowed = spec.pii_allowed
     seen: set[str] = set()
-    leak, injection = LeakCheck(spec.leak_patterns), InjectionCheck(spec)
+    leak, injection, copied = LeakCheck(spec.leak_patterns), InjectionCheck(spec), CopiedCheck(spec)
     ledger = Ledger("validate")
     candidates: list[tuple[str, int, Row, list[Reason], ReviewDecision | None]] = []
 
@@ -95,7 +95,7 @@ def _validate(batches: dict[str, list[tuple[int, str]]], spec: TaskSpec, count_t
             if row is None:
                 ledger.reject(broken, b)
                 continue
-            reasons = pii_reasons + check_row(row, spec, leak, min_user_chars, injection)
+            reasons = pii_reasons + check_row(row, spec, leak, min_user_chars, injection, copied)
             candidates.append((b, line_no, row, reasons, decision))
     too_long = length_reasons([r for _, _, r, _, _ in candidates], count_tokens, max_seq_length)
     conflicts = label_conflicts([r for _, _, r, rs, _ in candidates if not rs and r.id not in too_long], spec)

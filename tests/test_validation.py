@@ -27,9 +27,10 @@ def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
     spaced = row_factory("weather in Bergen", '{"tool": "get_weather", "arguments": {"location": "Bergen"}}')
     null_opt = row_factory("remind me to nap today", {"tool": "create_reminder", "arguments": {
         "text": "nap", "date": "today", "time": None}})
+    recased = row_factory("weather in paris", {"tool": "get_weather", "arguments": {"location": "Paris"}})
     lines = [(1, dump_line(good)), (2, '{"id": "broken", "messages": [}'), (3, dump_line(unknown)),
              (4, dump_line(extra)), (5, dump_line(wrong_type)), (6, dump_line(long)), (7, dump_line(leak)),
-             (8, dump_line(prose)), (9, dump_line(spaced)), (10, dump_line(null_opt))]
+             (8, dump_line(prose)), (9, dump_line(spaced)), (10, dump_line(null_opt)), (11, dump_line(recased))]
     accepted, rejected, _ = run_validation({"batch_001": lines}, spec, words, 100, 4)
     assert [r.id for r in accepted] == [good.id]
     recs = rejected["batch_001"]
@@ -44,6 +45,7 @@ def test_each_bad_row_gets_its_reason_and_counts_add_up(spec, row_factory):
     assert "output_extra_text" in codes[8]
     assert codes[9] == {"output_not_canonical"}
     assert "wrong_type" in codes[10]
+    assert codes[11] == {"not_copied"}  # eval.yaml: locations are copied as the user wrote them
     by_line = {r.line: r for r in recs}
     assert by_line[4].reasons[0].detail["field"].endswith("arguments.sound")
     assert by_line[2].raw is not None  # the unparseable text is kept for review
