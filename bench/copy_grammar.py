@@ -5,9 +5,9 @@
 Runs the fine-tuned model over the first eval rows three ways through the eval stage's own
 `modeling.generate`: free (the named baseline), inside `grammar.ContractGrammar` with `copy_boundary:
 any`, and with `word`. Each repeat runs the three in a rotated order, so drift on a shared machine does
-not always fall on one mode. Compiling the per-row grammars is timed apart from generation. Prints the median and the spread (min-max) of
-the generation seconds, the ratio of each median to free's, the compile time a row, and how many answers
-differ between the modes.
+not always fall on one mode. Compiling the per-row grammars is timed apart from generation. Prints the
+median and the spread (min-max) of the generation seconds, the ratio of each median to free's, the
+compile time a row, and how many answers differ between the modes.
 """
 
 from __future__ import annotations
