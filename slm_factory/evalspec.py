@@ -135,6 +135,12 @@ class EvalSpec(_Strict):
         return next((k for k, f in self.fields.items() if f.kind == "label"), None)
 
     @property
+    def whole_word_copies(self) -> bool:
+        """Whether a copied string must start and end between words (`copy_boundary: word`): the one
+        reading of the rule, shared by copy-constrained decoding and validate's `not_copied` gate."""
+        return self.copy_boundary == "word"
+
+    @property
     def copied_names(self) -> frozenset[str]:
         """Names of the output's strings copied from the request: text fields marked `copied: true`
         and the keys an arguments field lists."""

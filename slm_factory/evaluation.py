@@ -144,7 +144,7 @@ def evaluate_model(model, tok, sets: dict[str, list[Row]], spec: TaskSpec, cfg, 
         # copying eval.yaml's copied strings from the request: what constrained serving would score,
         # and what it costs in speed, measured in this run.
         grammar = ContractGrammar(tok, model, spec.json_schema(), copied,
-                                  whole_words=spec.eval.copy_boundary == "word")
+                                  whole_words=spec.eval.whole_word_copies)
         c_scored, c_speed = run_model(model, tok, sets, spec, spec.system_prompt, [], cfg.max_new_tokens,
                                       cfg.batch_size, grammar=grammar)
         write_predictions(predictions, "constrained_", c_scored)

@@ -214,7 +214,7 @@ class CopiedCheck:
 
     def __init__(self, spec: TaskSpec):
         self.names = spec.eval.copied_names
-        self.whole_words = spec.eval.copy_boundary == "word"
+        self.whole_words = spec.eval.whole_word_copies
 
     def __call__(self, row: Row) -> list[Reason]:
         if not self.names:

@@ -93,4 +93,5 @@ def test_copied_names_are_copied_text_fields_and_listed_argument_keys():
     ev = EvalSpec.model_validate({"fields": fields, "negative_label": None})
     assert ev.copied_names == {"note", "title", "city"}
     assert EvalSpec.model_validate(GOOD).copied_names == frozenset()
-    assert ev.copy_boundary == "word"  # copies split no word unless the spec says `any`
+    assert ev.copy_boundary == "word" and ev.whole_word_copies  # copies split no word unless the spec says `any`
+    assert not EvalSpec.model_validate({"fields": fields, "copy_boundary": "any"}).whole_word_copies
