@@ -46,7 +46,7 @@ pack)
   [ $# -ge 1 ] || { echo "pack NAME=DATA_DIR ..." >&2; exit 2; }
   gguf=$(.venv/bin/python -c 'from slm_factory.modeling import BUNDLED, resolve_base; p, f = resolve_base(BUNDLED); print(f"{p}/{f}")')
   rm -rf .gguf .dev/data && mkdir -p .gguf .whl .dev/data
-  split -b 60M "$gguf" .gguf/part_
+  split -b 58M "$gguf" .gguf/part_
   for d in .gguf .dev; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; done
   # The versions of constraints.txt, built for the image's Python 3.12 (gguf: transformers needs it to
   # read the bundled GGUF, and the image of 2026-12-07 lacked it).
