@@ -31,8 +31,8 @@ log = get_logger("split")
 PARAMS = (
     "task", "seed", "n_examples", "repair",
     # the teacher keys that shape the data (not concurrency, rate limits, retries: speed only)
-    "teacher.provider", "teacher.model", "teacher.base_url", "teacher.mode", "teacher.temperature",
-    "teacher.max_tokens", "teacher.rows_per_request",
+    "teacher.provider", "teacher.template_draw", "teacher.template_extras", "teacher.model", "teacher.base_url",
+    "teacher.mode", "teacher.temperature", "teacher.max_tokens", "teacher.rows_per_request",
     "generate", "validate", "split", "dedupe",
 )
 

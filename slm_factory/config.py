@@ -61,6 +61,7 @@ TemplateDraw = Literal["indexed", "stable"]
 class Teacher(Group):
     provider: Literal["template", "anthropic", "openai", "openai_compatible"]
     template_draw: TemplateDraw
+    template_extras: list[str]
     model: str | None
     base_url: str | None
     api_key_env: str | None
@@ -106,8 +107,8 @@ class Judge(Group):
         now, not after a batch window), no budget of its own. Only with a provider set."""
         if self.provider is None:
             raise ValueError("validate.judge.provider is not set: the judge is off")
-        return Teacher(provider=self.provider, template_draw="indexed", model=self.model, base_url=self.base_url,
-                       api_key_env=self.api_key_env, mode="online", temperature=self.temperature,
+        return Teacher(provider=self.provider, template_draw="indexed", template_extras=[], model=self.model,
+                       base_url=self.base_url, api_key_env=self.api_key_env, mode="online", temperature=self.temperature,
                        max_tokens=self.max_tokens, rows_per_request=1,
                        concurrency=self.concurrency, requests_per_minute=self.requests_per_minute,
                        tokens_per_minute=None, max_retries=self.max_retries, timeout_s=self.timeout_s,

@@ -16,7 +16,7 @@ from typing import Any
 
 from .rows import Message, conversation_row, make_row, read_jsonl
 from .spec import SpecError, TaskSpec
-from .templates import Grammar
+from .templates import ALL_EXTRAS, Grammar
 
 RENDERS_PER_TEMPLATE = 8
 # The spec files dvc.yaml names as stage dependencies (DVC needs each to exist); tests/test_dvc_yaml.py
@@ -55,7 +55,7 @@ def check(task_dir: Path, fix_ids: bool = False) -> list[str]:
 def _check_templates(spec: TaskSpec) -> list[str]:
     path = spec.templates_path()
     try:
-        grammar = Grammar.load(path)
+        grammar = Grammar.load(path, ALL_EXTRAS)  # every extension must render valid rows too
     except SpecError as e:
         return [str(e)]
     problems = [f"{path}: no template for quota cell ({c}, {d})" for c, d, _ in spec.cells()

@@ -18,6 +18,14 @@ templates:
     user:
       - "[please |]remind me to {task} {date} at {clock}"
     output: {tool: create_reminder, arguments: {text: "{task}", date: "{date}", time: "{clock}"}}
+    extras:                            optional named extensions, used only where asked for
+      wide: {user: ["..."], weight: 2}   (teacher.template_extras: [wide]): its patterns follow the
+                                         template's own, and its weight, if given, replaces the template's
+
+Extras let one grammar serve two data budgets. A pattern added to a template takes its share of that
+template's rows: a long training run sees every pattern many times, while the CPU default's 260 steps see
+each row about once, so more patterns there thin out the rows of the ones it needs. Loaded with the extras
+named, the grammar is exactly the one whose templates list those patterns inline (`effective_raw`).
 
 Value generators
 ----------------
@@ -58,7 +66,9 @@ from .spec import SpecError
 SLOT_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:#(\d+))?(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
 ALT_RE = re.compile(r"\[([^\[\]]*)\]")
 REQUIRED_TEMPLATE_KEYS = ("id", "category", "difficulty", "data_type", "user", "output")
-TEMPLATE_KEYS = {*REQUIRED_TEMPLATE_KEYS, "weight", "transforms"}
+TEMPLATE_KEYS = {*REQUIRED_TEMPLATE_KEYS, "weight", "transforms", "extras"}
+EXTRA_KEYS = {"user", "weight"}
+ALL_EXTRAS = "all"  # Grammar.load(path, extras=ALL_EXTRAS): every extension, for checks that cover them all
 TRANSFORMS = {"typo", "lowercase", "uppercase", "lowercase_all", "uppercase_all", "emoji", "strip_punct"}
 EMOJI = ["🙏", "😅", "👍", "🙂", "⏰", "📅", "✨", "😊", "🔥", "💬"]
 
@@ -81,11 +91,13 @@ class Grammar:
     templates: list[Template]
 
     @classmethod
-    def load(cls, path: str | Path) -> "Grammar":
+    def load(cls, path: str | Path, extras: list[str] | str = ()) -> "Grammar":
+        """The grammar of `path`, with the named template extensions (`extras:`) merged in, in the order
+        named; ALL_EXTRAS merges every one, by name. Raises SpecError for a malformed file or an extension no template declares."""
         path = Path(path)
         if not path.exists():
             raise SpecError(f"{path} not found: the template teacher needs a grammar")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = effective_raw(yaml.safe_load(path.read_text()) or {}, extras, path)
         slots = {name: expand_slot(name, items, path) for name, items in (raw.get("slots") or {}).items()}
         templates = []
         for i, t in enumerate(raw.get("templates", [])):
@@ -178,6 +190,43 @@ class Grammar:
         output = _fill(template.output, lookup, recase)
         return {"user": user, "output": output, "data_type": template.data_type,
                 "group": f"{template.id}#{p_idx}", "template": template.id}
+
+
+def effective_raw(raw: dict, extras: list[str] | str, where: str | Path = "templates.yaml") -> dict:
+    """The parsed grammar file with the named extensions merged into their templates and every `extras:`
+    key removed: the file a grammar of those patterns written inline would parse to. The template teacher
+    hashes it, so a grammar without extensions keeps its identity (and its cached rows) when extensions
+    are added to the file, and one loaded with extensions shares the inline version's identity."""
+    templates = raw.get("templates") or []
+    declared = {name for t in templates if isinstance(t, dict) for name in (t.get("extras") or {})}
+    wanted = sorted(declared) if extras == ALL_EXTRAS else list(dict.fromkeys(extras))
+    unknown = [n for n in wanted if n not in declared]
+    if unknown:
+        raise SpecError(f"{where}: no template declares the extras {unknown} (declared: {sorted(declared)})")
+    if not declared:
+        return raw
+    merged = []
+    for i, t in enumerate(templates):
+        if not isinstance(t, dict) or "extras" not in t:
+            merged.append(t)
+            continue
+        t = dict(t)
+        ext = t.pop("extras") or {}
+        for name in wanted:
+            if name not in ext:
+                continue
+            part = ext[name] or {}
+            bad = sorted(set(part) - EXTRA_KEYS) if isinstance(part, dict) else ["(not a mapping)"]
+            if bad:
+                raise SpecError(f"{where}: template #{i} ({t.get('id', '?')}) extras.{name} has unknown keys "
+                                f"{bad}; known: {sorted(EXTRA_KEYS)}")
+            more = part.get("user") or []
+            user = t.get("user", [])
+            t["user"] = (user if isinstance(user, list) else [user]) + (more if isinstance(more, list) else [more])
+            if "weight" in part:
+                t["weight"] = part["weight"]
+        merged.append(t)
+    return {**raw, "templates": merged}
 
 
 def _strings(obj: Any) -> list[str]:

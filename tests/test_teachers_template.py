@@ -82,3 +82,27 @@ def test_identity_names_the_draw_only_when_not_the_default(spec):
     assert TemplateTeacher(spec, 7, "stable").identity()["draw"] == "stable"
     with pytest.raises(SpecError, match="template_draw"):
         TemplateTeacher(spec, 7, "shuffled")
+
+
+def test_an_unasked_extension_changes_no_row_and_no_identity(spec, tmp_path):
+    """Adding an extension to the grammar leaves a run that does not name it as it was (the CPU default's
+    rows and cache); naming it gives the rows and identity of the same patterns written inline."""
+    target = "timer_call_format"
+
+    def extend(templates):
+        t = next(t for t in templates if t["id"] == target)
+        t["extras"] = {"more": {"weight": 4, "user": ["timer of {timer_dur}, answer as {{secs: {timer_dur.value}}}"]}}
+
+    def inline(templates):
+        t = next(t for t in templates if t["id"] == target)
+        t.update(weight=4, user=[*t["user"], "timer of {timer_dur}, answer as {{secs: {timer_dur.value}}}"])
+    extended, written = _respec(tmp_path / "e", extend), _respec(tmp_path / "i", inline)
+    reqs = plan_requests(spec, 400)
+    plain = TemplateTeacher(spec, 7)
+    assert [r.text for r in TemplateTeacher(extended, 7).complete(reqs)] == [r.text for r in plain.complete(reqs)]
+    assert TemplateTeacher(extended, 7).identity() == plain.identity()
+    more, inl = TemplateTeacher(extended, 7, extras=["more"]), TemplateTeacher(written, 7)
+    assert more.identity() == inl.identity() != plain.identity()
+    rows = [json.loads(r.text) for r in more.complete(reqs)]
+    assert rows == [json.loads(r.text) for r in inl.complete(reqs)]
+    assert any(r["user"].startswith("timer of ") for r in rows)

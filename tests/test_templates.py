@@ -6,11 +6,12 @@ import random
 import re
 
 import pytest
+import yaml
 
 from slm_factory.rows import read_jsonl
 from slm_factory.spec import SpecError, _property_names
-from slm_factory.templates import (SLOT_RE, Grammar, _strings, clock_forms, duration_forms, expand_slot,
-                                   generate_values, number_words)
+from slm_factory.templates import (ALL_EXTRAS, SLOT_RE, Grammar, _strings, clock_forms, duration_forms, effective_raw,
+                                   expand_slot, generate_values, number_words)
 
 from conftest import ROOT
 
@@ -194,7 +195,7 @@ def test_spoken_clock_forms_weigh_more():
 
 
 def test_every_template_renders_valid_outputs(spec):
-    g = Grammar.load(spec.templates_path())
+    g = Grammar.load(spec.templates_path(), ALL_EXTRAS)
     for t in g.templates:
         for k in range(15):
             pair = g.render(t, random.Random(f"{t.id}:{k}"))
@@ -212,8 +213,8 @@ def test_the_grammar_copies_no_wording_from_the_locked_safety_set(spec):
     """Attack families are written from the data spec, not from the locked safety rows that judge them: no
     five-word run of the grammar's literal text (pattern words between slots, and slot values) occurs in a
     row of a locked safety set (specs/eval.yaml role `safety`), except runs made only of the output
-    contract's own words (a pasted call spells tool and argument names)."""
-    g = Grammar.load(spec.templates_path())
+    contract's own words (a pasted call spells tool and argument names). Extensions included."""
+    g = Grammar.load(spec.templates_path(), ALL_EXTRAS)
     names = [*spec.labels(), *_property_names(spec.json_schema())]
     contract = {"tool", "arguments", *(w for name in names for w in name.split("_"))}
     texts = [u for t in g.templates for u in t.user] + [s for vs in g.slots.values() for v in vs for s in _strings(v)]
@@ -248,3 +249,59 @@ templates:
         # literal words were upper-cased (each literal segment gets at most two typos); the slot value was not
         assert sum(w in pair["user"] for w in ("PLEASE", "MESSAGE", "MCKENZIE", "ABOUT")) >= 2
         assert "." not in pair["user"].replace("McKenzie-Ødegaard", "")  # strip_punct hit the literal
+
+
+EXTRAS = """
+slots:
+  dur: ['5 min']
+templates:
+  - id: t
+    category: set_timer
+    difficulty: easy
+    data_type: canonical
+    user: ['timer {dur}']
+    extras:
+      wide: {weight: 3, user: ['countdown {dur}', 'a {dur} timer']}
+      other: {user: ['clock {dur}']}
+    output: {tool: set_timer, arguments: {duration_seconds: 300}}
+  - id: u
+    category: set_timer
+    difficulty: easy
+    data_type: canonical
+    user: ['start {dur}']
+    output: {tool: set_timer, arguments: {duration_seconds: 300}}
+"""
+
+
+def test_extras_merge_only_when_named_after_the_templates_own_patterns(tmp_path):
+    g = tmp_path / "t.yaml"
+    g.write_text(EXTRAS)
+    plain, wide, both = Grammar.load(g), Grammar.load(g, ["wide"]), Grammar.load(g, ALL_EXTRAS)
+    assert plain.templates[0].user == ["timer {dur}"] and plain.templates[0].weight == 1.0
+    assert wide.templates[0].user == ["timer {dur}", "countdown {dur}", "a {dur} timer"]
+    assert wide.templates[0].weight == 3.0  # an extension's weight replaces the template's
+    # in the order named (ALL_EXTRAS: by name); a template without extensions is left as written
+    assert both.templates[0].user == ["timer {dur}", "clock {dur}", "countdown {dur}", "a {dur} timer"]
+    assert both.templates[1].user == ["start {dur}"]
+
+
+def test_effective_raw_is_the_inline_grammar_and_drops_unasked_extras(tmp_path):
+    raw = yaml.safe_load(EXTRAS)
+    assert "extras" not in effective_raw(raw, [])["templates"][0]
+    assert effective_raw(raw, [])["templates"][0]["user"] == ["timer {dur}"]
+    inline = yaml.safe_load(EXTRAS)
+    inline["templates"][0].pop("extras")
+    inline["templates"][0].update(weight=3, user=["timer {dur}", "countdown {dur}", "a {dur} timer"])
+    assert effective_raw(raw, ["wide"]) == inline
+    assert effective_raw({"templates": [{"id": "x"}]}, []) == {"templates": [{"id": "x"}]}  # none declared
+
+
+@pytest.mark.parametrize("extras, text, match", [
+    (["wdie"], EXTRAS, r"no template declares the extras \['wdie'\] \(declared: \['other', 'wide'\]\)"),
+    (["wide"], EXTRAS.replace("{weight: 3,", "{weigth: 3,"), r"extras.wide has unknown keys \['weigth'\]"),
+])
+def test_bad_extras_are_refused_by_name(tmp_path, extras, text, match):
+    g = tmp_path / "t.yaml"
+    g.write_text(text)
+    with pytest.raises(SpecError, match=match):
+        Grammar.load(g, extras)

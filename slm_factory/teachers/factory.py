@@ -28,5 +28,5 @@ def llm_teacher(spec: TaskSpec, cfg: TeacherConfig, seed: int, cache_dir: Path |
 def make_teacher(spec: TaskSpec, cfg: TeacherConfig, seed: int, cache_dir: Path | None = None) -> Teacher:
     """The teacher `teacher.provider` names: the offline template grammar (the default) or an LLM."""
     if cfg.provider == "template":
-        return TemplateTeacher(spec, seed, cfg.template_draw)
+        return TemplateTeacher(spec, seed, cfg.template_draw, cfg.template_extras)
     return llm_teacher(spec, cfg, seed, cache_dir)

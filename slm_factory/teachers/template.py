@@ -12,7 +12,7 @@ import yaml
 
 from ..config import TemplateDraw
 from ..spec import SpecError, TaskSpec
-from ..templates import GENERATORS_VERSION, Grammar
+from ..templates import GENERATORS_VERSION, Grammar, effective_raw
 from .base import Budget, Progress, Request, Response, RunStats
 
 
@@ -57,7 +57,7 @@ class TemplateTeacher:
 
     provider = "template"
 
-    def __init__(self, spec: TaskSpec, seed: int, draw: str = "indexed"):
+    def __init__(self, spec: TaskSpec, seed: int, draw: str = "indexed", extras: list[str] = ()):
         if draw not in DRAWS:
             raise SpecError(f"teacher.template_draw must be one of {', '.join(DRAWS)}; got {draw!r}")
         self.spec = spec
@@ -67,10 +67,12 @@ class TemplateTeacher:
         self.budget = Budget(limit=None, price_in=0.0, price_out=0.0)
         self.progress: Progress | None = None
         path = spec.templates_path()
-        self.grammar = Grammar.load(path)
+        self.grammar = Grammar.load(path, extras)
         # The parsed grammar, not the file's bytes: a comment or a reformat changes no answer, so it
-        # must not miss the cache.
-        self.grammar_hash = hashlib.sha256(json.dumps(yaml.safe_load(path.read_text()), sort_keys=True,
+        # must not miss the cache. With its extensions merged as asked (and the rest dropped), so adding
+        # an extension the run does not ask for changes no identity.
+        raw = effective_raw(yaml.safe_load(path.read_text()) or {}, extras, path)
+        self.grammar_hash = hashlib.sha256(json.dumps(raw, sort_keys=True,
                                                       ensure_ascii=False).encode()).hexdigest()[:16]
         for category, difficulty, _ in spec.cells():
             if not self.grammar.candidates(category, difficulty):
