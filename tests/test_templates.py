@@ -305,3 +305,13 @@ def test_bad_extras_are_refused_by_name(tmp_path, extras, text, match):
     g.write_text(text)
     with pytest.raises(SpecError, match=match):
         Grammar.load(g, extras)
+
+
+def test_the_extensions_the_readme_names_are_declared(spec):
+    """The GPU profile's documented line (`-S 'teacher.template_extras=[...]'`) names extensions the shipped
+    grammar declares, so the line runs as written."""
+    named = re.findall(r"teacher\.template_extras=\[([^\]]*)\]", (ROOT / "README.md").read_text())
+    assert named
+    for names in named:
+        g = Grammar.load(spec.templates_path(), [n.strip() for n in names.split(",") if n.strip()])
+        assert len(g.templates) == len(Grammar.load(spec.templates_path()).templates)
