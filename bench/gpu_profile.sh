@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU training profile, run with the pipeline's own stage scripts on a machine without DVC
 # (the bare GPU image: see shared/gpu/README.md for the wheels it lacks). Where DVC is installed,
-# the same run is one line:
+# the same run is one line (the data is the working copy's data/: the README's GPU line builds it with
+# -S n_examples=7200 -S 'teacher.template_extras=[wide]' and trains at BATCH=32):
 #   dvc exp run -S train.max_steps=0 -S epochs=EPOCHS -S train.batch_size=16 -S learning_rate=LR \
 #       -S train.lora_dropout=0.05 -S lora_rank=RANK -S lora_alpha=2*RANK -S eval.release=true
 #

@@ -6,7 +6,8 @@
 #   bash bench/gpu_soup.sh OUT BASE_MODEL "SEED SEED ..." ["SOUP_SEEDS" ...]
 #   e.g. bash bench/gpu_soup.sh /tmp/soup /tmp/model.gguf "42 7 1 2" "42 7" "1 2" "42 7 1 2"
 #
-# RECIPE="EPOCHS LR RANK" sets the recipe (default the GPU profile's "8 0.001 64"); each seed's profile is
+# RECIPE="EPOCHS LR RANK" sets the recipe (default round 16's "8 0.001 64", at batch 16; the README's GPU line
+# is BATCH=32 RECIPE="8 0.0014 64", on data built with teacher.template_extras: [wide]); each seed's profile is
 # OUT/sSEED, each soup's OUT/soup-SEED-SEED; one summary line each goes to OUT/summary.jsonl.
 # SOUP_CONSTRAINED=true|copy scores only the soups a second time inside the contract's grammar (CONSTRAINED
 # does it for every profile): the soups are what ships, and the second decode doubles a profile's eval time.
