@@ -52,6 +52,7 @@ string values, and output strings built from the pattern's words) copy the new c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -89,11 +90,16 @@ class Template:
 class Grammar:
     slots: dict[str, list[Any]]
     templates: list[Template]
+    # sha256 (16 hex) of the parsed file with the asked extensions merged (effective_raw), not of its bytes:
+    # a comment or a reformat changes no row, and an extension not asked for changes nothing. The template
+    # teacher's cache identity.
+    digest: str = ""
 
     @classmethod
     def load(cls, path: str | Path, extras: list[str] | str = ()) -> "Grammar":
         """The grammar of `path`, with the named template extensions (`extras:`) merged in, in the order
-        named; ALL_EXTRAS merges every one, by name. Raises SpecError for a malformed file or an extension no template declares."""
+        named; ALL_EXTRAS merges every one, by name. Raises SpecError for a malformed file or an
+        extension no template declares."""
         path = Path(path)
         if not path.exists():
             raise SpecError(f"{path} not found: the template teacher needs a grammar")
@@ -115,7 +121,8 @@ class Grammar:
                 user=users, output=t["output"], weight=float(t.get("weight", 1.0)),
                 transforms=t.get("transforms"),
             ))
-        grammar = cls(slots=slots, templates=templates)
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+        grammar = cls(slots=slots, templates=templates, digest=digest)
         grammar.check()
         return grammar
 

@@ -296,6 +296,18 @@ def test_effective_raw_is_the_inline_grammar_and_drops_unasked_extras(tmp_path):
     assert effective_raw({"templates": [{"id": "x"}]}, []) == {"templates": [{"id": "x"}]}  # none declared
 
 
+def test_digest_is_the_merged_grammars_not_the_files_bytes(tmp_path):
+    g, inline, bare = tmp_path / "t.yaml", tmp_path / "inline.yaml", tmp_path / "bare.yaml"
+    g.write_text(EXTRAS)
+    raw = yaml.safe_load(EXTRAS)
+    inline.write_text("# a comment changes no row\n" + yaml.safe_dump(effective_raw(raw, ["wide"])))
+    bare.write_text(yaml.safe_dump(effective_raw(raw, [])))
+    assert Grammar.load(g, ["wide"]).digest == Grammar.load(inline).digest  # the inline version's identity
+    assert Grammar.load(g).digest == Grammar.load(bare).digest  # unasked extensions change nothing
+    assert Grammar.load(g).digest != Grammar.load(g, ["wide"]).digest
+    assert len(Grammar.load(g).digest) == 16
+
+
 @pytest.mark.parametrize("extras, text, match", [
     (["wdie"], EXTRAS, r"no template declares the extras \['wdie'\] \(declared: \['other', 'wide'\]\)"),
     (["wide"], EXTRAS.replace("{weight: 3,", "{weigth: 3,"), r"extras.wide has unknown keys \['weigth'\]"),

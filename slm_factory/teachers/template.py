@@ -8,11 +8,9 @@ import math
 import random
 from typing import Any, get_args
 
-import yaml
-
 from ..config import TemplateDraw
 from ..spec import SpecError, TaskSpec
-from ..templates import GENERATORS_VERSION, Grammar, effective_raw
+from ..templates import GENERATORS_VERSION, Grammar
 from .base import Budget, Progress, Request, Response, RunStats
 
 
@@ -68,12 +66,7 @@ class TemplateTeacher:
         self.progress: Progress | None = None
         path = spec.templates_path()
         self.grammar = Grammar.load(path, extras)
-        # The parsed grammar, not the file's bytes: a comment or a reformat changes no answer, so it
-        # must not miss the cache. With its extensions merged as asked (and the rest dropped), so adding
-        # an extension the run does not ask for changes no identity.
-        raw = effective_raw(yaml.safe_load(path.read_text()) or {}, extras, path)
-        self.grammar_hash = hashlib.sha256(json.dumps(raw, sort_keys=True,
-                                                      ensure_ascii=False).encode()).hexdigest()[:16]
+        self.grammar_hash = self.grammar.digest  # the merged grammar's, so unasked extensions keep the cache
         for category, difficulty, _ in spec.cells():
             if not self.grammar.candidates(category, difficulty):
                 raise SpecError(f"{path}: no template for quota cell ({category}, {difficulty})")
