@@ -11,6 +11,9 @@
 # Call 2:  carry [.gguf/part_ab, .whl, .dev]            SEEDS="7 1" SOUPS="7 1" bash bench/gpu_remote.sh start
 #                                                        && bash bench/gpu_remote.sh wait 540
 # Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
+# Two data sets or more: call 2's carry passes 64 MiB with the tracked files. Between calls 1 and 2, carry
+#          [.whl, .dev] with `bash bench/gpu_remote.sh keep`, then call 2 carries [.gguf/part_ab] alone: start
+#          takes the kept copies where the call brought none (the machine keeps /tmp while it stays warm).
 # Later:   SEEDS="42" SOUPS="42 7 1" bash bench/gpu_remote.sh more && bash bench/gpu_remote.sh wait 540
 #                                                        (more seeds and soups beside the first run's)
 # Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
@@ -22,7 +25,7 @@
 # to $OUT, and prints how far each unfinished training has got. Copy them out of the files folder at once: only the
 # latest call's files can be fetched.
 set -euo pipefail
-cmd=${1:?pack, stage, start, more, wait or fetch}; shift || true
+cmd=${1:?pack, stage, keep, start, more, wait or fetch}; shift || true
 
 # launch NAME RUN: gpu_soup.sh in the work copy /tmp/w_NAME, for SEEDS and SOUPS, into /tmp/out/NAME (whose
 # summary.jsonl gains a line per profile); its script and log are /tmp/out/RUN.{sh,log}.
@@ -66,8 +69,11 @@ pack)
   du -sh .gguf .whl .dev ;;
 stage)
   mkdir -p /tmp/g && cp .gguf/part_aa /tmp/g/ && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader ;;
+keep)
+  rm -rf /tmp/keep && mkdir -p /tmp/keep && cp -r .whl .dev /tmp/keep/ && du -sh /tmp/keep/.whl /tmp/keep/.dev ;;
 start)
   : "${SEEDS:?SEEDS=\"7 1\"}"
+  for d in .whl .dev; do [ -d "$d" ] || cp -r "/tmp/keep/$d" . ; done  # from `keep`, if this call carried none
   cat /tmp/g/part_aa .gguf/part_ab > /tmp/g/model.gguf
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site --upgrade .whl/*.whl
   rm -rf /tmp/out && mkdir -p /tmp/out
