@@ -213,6 +213,20 @@ def test_compare_by_group_splits_the_new_set_by_what_the_old_data_knew(spec):
     assert fam["template gone"] == {"model": "new", "part": "template gone", "n": 0}
 
 
+def test_errors_by_group_joins_wrong_rows_to_their_groups_and_refuses_a_foreign_set():
+    """bench/errors_by_group.py: every row that is not exact, with its group; wrong tools counted per group,
+    wrong required arguments per template; a prediction the eval set lacks is an error, not a silent drop."""
+    eg = importlib.import_module("bench.errors_by_group")
+    row, pred = _group_row, _scored
+    rows = [row("a", "t#0"), row("b", "t#1"), row("c", "u#0"), row("d", "u#0")]
+    wrong_args = {**pred("b", True, False), "exact": False}  # the right tool, a required argument wrong
+    errs = eg.errors([pred("a", True, True), wrong_args, pred("c", False), pred("d", False)], rows)
+    assert [(e["id"], e["group"]) for e in errs] == [("b", "t#1"), ("c", "u#0"), ("d", "u#0")]
+    assert eg.clusters(errs) == {"wrong_tool_by_group": {"u#0": 2}, "wrong_required_args_by_template": {"t": 1}}
+    with pytest.raises(KeyError, match="1 predictions have no row"):
+        eg.errors([pred("zz", True)], rows)
+
+
 def test_compare_data_counts_rows_per_part_and_the_rows_a_change_left_alone():
     """bench/compare_data.py: a family that lost rows to a new one comes first, with how many of its rows
     are still the very same rows (same id); a family left alone reads old == new == kept."""
