@@ -21,7 +21,7 @@ from collections import Counter
 from slm_factory.error_analysis import template_of
 from slm_factory.rows import read_jsonl
 
-KEPT = ("id", "user", "expected", "predicted", "label_correct", "required_ok")
+KEPT = ("user", "expected", "predicted", "label_correct", "required_ok")  # after id and group
 
 
 def errors(preds: list[dict], rows: list[dict]) -> list[dict]:
@@ -32,7 +32,7 @@ def errors(preds: list[dict], rows: list[dict]) -> list[dict]:
     missing = [p["id"] for p in preds if p["id"] not in group]
     if missing:
         raise KeyError(f"{len(missing)} predictions have no row in the eval set given, e.g. {missing[0]}")
-    return [{"id": p["id"], "group": group[p["id"]], **{k: p.get(k) for k in KEPT[1:]}}
+    return [{"id": p["id"], "group": group[p["id"]], **{k: p.get(k) for k in KEPT}}
             for p in preds if not p["exact"]]
 
 
