@@ -55,7 +55,7 @@ class TemplateTeacher:
 
     provider = "template"
 
-    def __init__(self, spec: TaskSpec, seed: int, draw: str = "indexed", extras: list[str] = ()):
+    def __init__(self, spec: TaskSpec, seed: int, draw: str = "indexed", extras: list[str] | None = ()):
         if draw not in DRAWS:
             raise SpecError(f"teacher.template_draw must be one of {', '.join(DRAWS)}; got {draw!r}")
         self.spec = spec
