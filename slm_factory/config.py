@@ -61,7 +61,7 @@ TemplateDraw = Literal["indexed", "stable"]
 class Teacher(Group):
     provider: Literal["template", "anthropic", "openai", "openai_compatible"]
     template_draw: TemplateDraw
-    template_extras: list[str]
+    template_extras: list[str] | None  # None: the grammar's default_extras (slm_factory/templates.py)
     model: str | None
     base_url: str | None
     api_key_env: str | None

@@ -204,5 +204,7 @@ def generate(params: Params, specs: Path, repair_plan: Path | None, cache_dir: P
         "by_category": dict(sorted(Counter(r.provenance.category for r in all_rows).items())),
         "by_data_type": dict(sorted(Counter(r.provenance.data_type for r in all_rows).items())),
     }
+    if teacher.provider == "template":  # what teacher.template_extras resolved to (null: the grammar's defaults)
+        metrics["template_extras"] = list(teacher.grammar.extras)
     log.info("wrote %d rows in %d batches, %d rejected, $%.4f", len(all_rows), len(batches), len(rejected), cost)
     return metrics

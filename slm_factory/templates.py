@@ -21,11 +21,15 @@ templates:
     extras:                            optional named extensions, used only where asked for
       wide: {user: ["..."], weight: 2}   (teacher.template_extras: [wide]): its patterns follow the
                                          template's own, and its weight, if given, replaces the template's
+  default_extras: [formats]            optional, top level: the extensions a run gets when
+                                       teacher.template_extras is null; an explicit list replaces them
 
 Extras let one grammar serve two data budgets. A pattern added to a template takes its share of that
 template's rows: a long training run sees every pattern many times, while the CPU default's 260 steps see
 each row about once, so more patterns there thin out the rows of the ones it needs. Loaded with the extras
 named, the grammar is exactly the one whose templates list those patterns inline (`effective_raw`).
+Which extensions suit a task's default run is the task's own choice, so it lives in its grammar
+(`default_extras`), not in params.yaml, which every task shares.
 
 Value generators
 ----------------
@@ -69,6 +73,7 @@ ALT_RE = re.compile(r"\[([^\[\]]*)\]")
 REQUIRED_TEMPLATE_KEYS = ("id", "category", "difficulty", "data_type", "user", "output")
 TEMPLATE_KEYS = {*REQUIRED_TEMPLATE_KEYS, "weight", "transforms", "extras"}
 EXTRA_KEYS = {"user", "weight"}
+DEFAULT_EXTRAS = "default_extras"  # top-level key: the extensions named when teacher.template_extras is null
 ALL_EXTRAS = "all"  # Grammar.load(path, extras=ALL_EXTRAS): every extension, for checks that cover them all
 TRANSFORMS = {"typo", "lowercase", "uppercase", "lowercase_all", "uppercase_all", "emoji", "strip_punct"}
 EMOJI = ["🙏", "😅", "👍", "🙂", "⏰", "📅", "✨", "😊", "🔥", "💬"]
@@ -94,16 +99,19 @@ class Grammar:
     # a comment or a reformat changes no row, and an extension not asked for changes nothing. The template
     # teacher's cache identity.
     digest: str = ""
+    extras: tuple[str, ...] = ()  # the extensions merged, resolved (default_extras where none were named)
 
     @classmethod
-    def load(cls, path: str | Path, extras: list[str] | str = ()) -> "Grammar":
+    def load(cls, path: str | Path, extras: list[str] | str | None = ()) -> "Grammar":
         """The grammar of `path`, with the named template extensions (`extras:`) merged in, in the order
-        named; ALL_EXTRAS merges every one, by name. Raises SpecError for a malformed file or an
-        extension no template declares."""
+        named; ALL_EXTRAS merges every one, by name; None, the file's `default_extras`. Raises SpecError
+        for a malformed file or an extension no template declares."""
         path = Path(path)
         if not path.exists():
             raise SpecError(f"{path} not found: the template teacher needs a grammar")
-        raw = effective_raw(yaml.safe_load(path.read_text()) or {}, extras, path)
+        raw = yaml.safe_load(path.read_text()) or {}
+        names = resolve_extras(raw, extras, path)
+        raw = effective_raw(raw, names, path)
         slots = {name: expand_slot(name, items, path) for name, items in (raw.get("slots") or {}).items()}
         templates = []
         for i, t in enumerate(raw.get("templates", [])):
@@ -122,7 +130,7 @@ class Grammar:
                 transforms=t.get("transforms"),
             ))
         digest = hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-        grammar = cls(slots=slots, templates=templates, digest=digest)
+        grammar = cls(slots=slots, templates=templates, digest=digest, extras=tuple(names))
         grammar.check()
         return grammar
 
@@ -199,19 +207,36 @@ class Grammar:
                 "group": f"{template.id}#{p_idx}", "template": template.id}
 
 
-def effective_raw(raw: dict, extras: list[str] | str, where: str | Path = "templates.yaml") -> dict:
-    """The parsed grammar file with the named extensions merged into their templates and every `extras:`
-    key removed: the file a grammar of those patterns written inline would parse to. The template teacher
-    hashes it, so a grammar without extensions keeps its identity (and its cached rows) when extensions
-    are added to the file, and one loaded with extensions shares the inline version's identity."""
+def resolve_extras(raw: dict, extras: list[str] | str | None, where: str | Path = "templates.yaml") -> list[str]:
+    """The extension names a load of the parsed grammar `raw` merges, in order: `extras` itself, every declared
+    one for ALL_EXTRAS, the file's `default_extras` for None. Raises SpecError for a name no template
+    declares or a malformed `default_extras`."""
+    if extras is None:
+        extras = raw.get(DEFAULT_EXTRAS) or []
+        if not (isinstance(extras, list) and all(isinstance(n, str) for n in extras)):
+            raise SpecError(f"{where}: {DEFAULT_EXTRAS} must be a list of extension names; got {extras!r}")
     templates = raw.get("templates") or []
     declared = {name for t in templates if isinstance(t, dict) for name in (t.get("extras") or {})}
     wanted = sorted(declared) if extras == ALL_EXTRAS else list(dict.fromkeys(extras))
     unknown = [n for n in wanted if n not in declared]
     if unknown:
         raise SpecError(f"{where}: no template declares the extras {unknown} (declared: {sorted(declared)})")
-    if not declared:
-        return raw
+    return wanted
+
+
+def effective_raw(raw: dict, extras: list[str] | str | None, where: str | Path = "templates.yaml") -> dict:
+    """The parsed grammar file with the named extensions merged into their templates and every `extras:`
+    key removed: the file a grammar of those patterns written inline would parse to. The template teacher
+    hashes it, so a grammar without extensions keeps its identity (and its cached rows) when extensions
+    are added to the file, and one loaded with extensions shares the inline version's identity.
+    `extras` None names the file's `default_extras` (none if it has none); that key is dropped too, so a
+    run of the defaults and one naming them explicitly are the same grammar."""
+    wanted = resolve_extras(raw, extras, where)
+    if DEFAULT_EXTRAS in raw:
+        raw = {k: v for k, v in raw.items() if k != DEFAULT_EXTRAS}
+    templates = raw.get("templates") or []
+    if not any(isinstance(t, dict) and t.get("extras") for t in templates):
+        return raw  # no extension declared: the file as parsed
     merged = []
     for i, t in enumerate(templates):
         if not isinstance(t, dict) or "extras" not in t:

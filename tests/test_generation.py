@@ -17,7 +17,7 @@ from slm_factory.teachers.base import ResponseCache, plan_requests
 from slm_factory.teachers.factory import llm_teacher
 from slm_factory.teachers.llm import TeacherConfigError
 
-from conftest import ROOT, gen_args, load_script, params_file, teacher_config
+from conftest import ROOT, gen_args, gen_figures, load_script, params_file, teacher_config
 from fakes.fake_llm import FakeLLM
 
 
@@ -106,3 +106,12 @@ def test_a_poisoned_teacher_answer_never_raises_and_loses_nothing(spec, name):
     assert len(rows) == (1 if name == "one_good_one_bad" else 0)
     for r in rejected:
         json.loads(dump_line(r))  # writable, raw text kept
+
+
+@pytest.mark.parametrize("extras, resolved", [(None, ["formats"]), ([], []), (["wide"], ["wide"])])
+def test_the_details_record_what_template_extras_resolved_to(tmp_path, extras, resolved):
+    # null takes specs/templates.yaml's default_extras; the params alone would record only `null`
+    params = params_file(tmp_path, {"provider": "template", "template_extras": extras}, 8)
+    load_script("generate").main(gen_args(tmp_path, params))
+    m = gen_figures(tmp_path)
+    assert m["template_extras"] == resolved and m["rows"] == 8

@@ -308,6 +308,27 @@ def test_digest_is_the_merged_grammars_not_the_files_bytes(tmp_path):
     assert len(Grammar.load(g).digest) == 16
 
 
+def test_default_extras_apply_when_none_are_named_and_an_explicit_list_replaces_them(tmp_path):
+    g = tmp_path / "t.yaml"
+    g.write_text("default_extras: [wide]\n" + EXTRAS)
+    assert Grammar.load(g, None).templates[0].user == ["timer {dur}", "countdown {dur}", "a {dur} timer"]
+    assert Grammar.load(g, []).templates[0].user == ["timer {dur}"]  # [] is none, not the defaults
+    assert Grammar.load(g, ["other"]).templates[0].user == ["timer {dur}", "clock {dur}"]
+    assert (Grammar.load(g, None).extras, Grammar.load(g, []).extras) == (("wide",), ())  # resolved, recorded
+    # the key is dropped before hashing: the defaults are the same grammar as naming them, and a file
+    # without the key, loaded with none, keeps its identity
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(EXTRAS)
+    assert Grammar.load(g, None).digest == Grammar.load(bare, ["wide"]).digest
+    assert Grammar.load(g, []).digest == Grammar.load(bare).digest == Grammar.load(bare, None).digest
+    assert "default_extras" not in effective_raw(yaml.safe_load(g.read_text()), None)
+    for bad, match in (("[wdie]", r"no template declares the extras \['wdie'\]"),
+                       ("wide", "default_extras must be a list of extension names")):
+        g.write_text(f"default_extras: {bad}\n" + EXTRAS)
+        with pytest.raises(SpecError, match=match):
+            Grammar.load(g, None)
+
+
 @pytest.mark.parametrize("extras, text, match", [
     (["wdie"], EXTRAS, r"no template declares the extras \['wdie'\] \(declared: \['other', 'wide'\]\)"),
     (["wide"], EXTRAS.replace("{weight: 3,", "{weigth: 3,"), r"extras.wide has unknown keys \['weigth'\]"),

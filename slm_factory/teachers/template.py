@@ -55,7 +55,7 @@ class TemplateTeacher:
 
     provider = "template"
 
-    def __init__(self, spec: TaskSpec, seed: int, draw: str = "indexed", extras: list[str] = ()):
+    def __init__(self, spec: TaskSpec, seed: int, draw: str = "indexed", extras: list[str] | None = ()):
         if draw not in DRAWS:
             raise SpecError(f"teacher.template_draw must be one of {', '.join(DRAWS)}; got {draw!r}")
         self.spec = spec
@@ -66,13 +66,12 @@ class TemplateTeacher:
         self.progress: Progress | None = None
         path = spec.templates_path()
         self.grammar = Grammar.load(path, extras)
-        self.grammar_hash = self.grammar.digest  # the merged grammar's, so unasked extensions keep the cache
         for category, difficulty, _ in spec.cells():
             if not self.grammar.candidates(category, difficulty):
                 raise SpecError(f"{path}: no template for quota cell ({category}, {difficulty})")
 
     def identity(self) -> dict[str, Any]:
-        ident = {"provider": self.provider, "grammar": self.grammar_hash, "seed": self.seed,
+        ident = {"provider": self.provider, "grammar": self.grammar.digest, "seed": self.seed,
                  "generators": GENERATORS_VERSION}
         if self.draw != "indexed":  # the indexed identity stays as it was, so its cached rows stay valid
             ident["draw"] = self.draw
