@@ -8,12 +8,13 @@
 #            the bundled GGUF in two pieces (.gguf/part_aa, part_ab), the wheels the GPU image lacks (.whl/),
 #            and each DATA_DIR's train.jsonl and eval/{dev,golden,adversarial,test}.jsonl under .dev/data/NAME
 # Call 1:  carry [.gguf/part_aa]                        bash bench/gpu_remote.sh stage
-# Call 2:  carry [.gguf/part_ab, .whl, .dev]            SEEDS="7 1" SOUPS="7 1" bash bench/gpu_remote.sh start
+# Call 2:  carry [.whl, .dev]                           bash bench/gpu_remote.sh keep
+# Call 3:  carry [.gguf/part_ab]                        SEEDS="7 1" SOUPS="7 1" bash bench/gpu_remote.sh start
 #                                                        && bash bench/gpu_remote.sh wait 540
-# Call 3+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
-# Two data sets or more: call 2's carry passes 64 MiB with the tracked files. Between calls 1 and 2, carry
-#          [.whl, .dev] with `bash bench/gpu_remote.sh keep`, then call 2 carries [.gguf/part_ab] alone: start
-#          takes the kept copies where the call brought none (the machine keeps /tmp while it stays warm).
+# Call 4+: bash bench/gpu_remote.sh wait 540             (until it prints "finished")
+# A call carries 64 MiB at most, the tracked files (about 6 MiB) included, so the GGUF goes in two pieces of
+# at most 52 MiB and the wheels and data in a call of their own: start takes the copies `keep` left where
+# its call brought none (the machine keeps /tmp while it stays warm, about 30 s between calls).
 # Later:   SEEDS="42" SOUPS="42 7 1" bash bench/gpu_remote.sh more && bash bench/gpu_remote.sh wait 540
 #                                                        (more seeds and soups beside the first run's)
 # Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
@@ -49,7 +50,7 @@ pack)
   [ $# -ge 1 ] || { echo "pack NAME=DATA_DIR ..." >&2; exit 2; }
   gguf=$(.venv/bin/python -c 'from slm_factory.modeling import BUNDLED, resolve_base; p, f = resolve_base(BUNDLED); print(f"{p}/{f}")')
   rm -rf .gguf .dev/data && mkdir -p .gguf .whl .dev/data
-  split -b 58M "$gguf" .gguf/part_
+  split -b 52M "$gguf" .gguf/part_
   for d in .gguf .dev; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; done
   # The versions of constraints.txt, built for the image's Python 3.12 (gguf: transformers needs it to
   # read the bundled GGUF, and the image of 2026-12-07 lacked it).
