@@ -188,12 +188,19 @@ def test_repro_then_noop_then_experiment(repo, tmp_path):
 
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "first run"], repo)
-    out = sh(["dvc", "exp", "run", "-S", "lora_rank=32"], repo)
-    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "eval", "report", "analyze_errors", "export", "export_eval", "release"}
-
     def reran(out: str) -> set[str]:
         return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+    def predictions() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in (repo / "outputs/predictions").glob("*")}
+
+    # analyze_errors reads eval's predictions, not the adapter: where the tiny model answers every row as
+    # it did at rank 16 (as with some data on some CPUs), DVC rightly leaves it alone.
+    before = predictions()
+    ran = reran(sh(["dvc", "exp", "run", "-S", "lora_rank=32"], repo))
+    changed = predictions() != before
+    after_train = {"train", "eval", "report", "export", "export_eval", "release"}
+    assert ran == after_train | ({"analyze_errors"} if changed else set())
 
     # A baseline param reruns baseline and the cheap report that sets it beside eval: never eval. The
     # model card shows that table, so release reruns exactly when the table came out different.
