@@ -111,7 +111,7 @@ class Grammar:
             raise SpecError(f"{path} not found: the template teacher needs a grammar")
         raw = yaml.safe_load(path.read_text()) or {}
         names = resolve_extras(raw, extras, path)
-        raw = effective_raw(raw, names, path)
+        raw = _merge(raw, names, path)
         slots = {name: expand_slot(name, items, path) for name, items in (raw.get("slots") or {}).items()}
         templates = []
         for i, t in enumerate(raw.get("templates", [])):
@@ -231,7 +231,12 @@ def effective_raw(raw: dict, extras: list[str] | str | None, where: str | Path =
     are added to the file, and one loaded with extensions shares the inline version's identity.
     `extras` None names the file's `default_extras` (none if it has none); that key is dropped too, so a
     run of the defaults and one naming them explicitly are the same grammar."""
-    wanted = resolve_extras(raw, extras, where)
+    return _merge(raw, resolve_extras(raw, extras, where), where)
+
+
+def _merge(raw: dict, wanted: list[str], where: str | Path) -> dict:
+    """effective_raw for extension names already resolved (resolve_extras), so Grammar.load, which keeps
+    the names, checks them once."""
     if DEFAULT_EXTRAS in raw:
         raw = {k: v for k, v in raw.items() if k != DEFAULT_EXTRAS}
     templates = raw.get("templates") or []
