@@ -20,7 +20,7 @@ from pathlib import Path
 from slm_factory import embeddings
 from slm_factory.common import get_logger, load_params, write_json, write_metrics, write_text_atomic
 from slm_factory.diversity import values_shown
-from slm_factory.error_analysis import analyze, failing_groups, report
+from slm_factory.error_analysis import analyze, failing_groups, report, wrong_field_counts
 from slm_factory.rows import read_jsonl, read_rows
 from slm_factory.spec import TaskSpec
 
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     write_metrics(a.metrics, a.details, {"failures": plan["failures"], "clusters": len(clusters),
                            "by_cause": dict(Counter(c["cause"] for c in clusters for _ in c["examples"])),
                            "repair_rows_planned": sum(i["n"] for i in plan["items"]),
+                           "wrong_fields": wrong_field_counts([p for c in clusters for p in c["examples"]]),
                            "groups_failed_whole": len(groups),
                            "failures_in_groups_failed_whole": sum(g["wrong"] for g in groups),
                            "groups_failed_whole_list": [{k: g[k] for k in ("group", "category", "rows", "wrong")}

@@ -84,8 +84,10 @@ def model_card(*, task_name: str, task_md: str, params: Params, train: dict, dat
               "PASS" if g["pass"] else "FAIL"] for name, g in gate["artifacts"].items()],
             ["artifact", "exact", "drop", "runaway", "MB", "parity"]) + [""]
     lines += ["## Known failure clusters", "",
-              f"On dev, {errors.get('failures')} failures; by cause: {errors.get('by_cause')}. Details: "
-              "`outputs/eval_reports/error_analysis.md`.", "",
+              f"On dev, {errors.get('failures')} failures; by cause: {errors.get('by_cause')}. "
+              + (f"Most often wrong: {', '.join(f'{k} ({n})' for k, n in list(wrong.items())[:5])}. "
+                 if (wrong := errors.get("wrong_fields")) else "")
+              + "Details: `outputs/eval_reports/error_analysis.md`.", "",
               "## How to run it", "",
               "Ollama (the Modelfile carries the chat template, the system prompt, temperature 0 and the stop tokens):",
               "", "```bash", "ollama create my-specialist -f outputs/Modelfile", "ollama run my-specialist \"...\"",

@@ -122,6 +122,19 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
                       "items": sorted(plan.values(), key=lambda i: -i["n"])}
 
 
+def wrong_field_counts(failures: list[dict]) -> dict[str, int]:
+    """How many failed predictions get each field (`field_ok`) and each tool argument (`arg_results`,
+    `TOOL.ARG`) wrong, most first, ties by name. A row counts once per field or argument it gets wrong,
+    so a wrong argument also counts under the field that holds it (`arguments`). Causes name only the
+    first wrong field; this is the whole picture, which a cluster list split into many small clusters
+    hides."""
+    c: Counter[str] = Counter()
+    for p in failures:
+        c.update(f for f, ok in p["field_ok"].items() if not ok)
+        c.update(a for a, ok in p["arg_results"].items() if not ok)
+    return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def template_of(group: str) -> str:
     """The template family of a provenance group: the template teacher names its groups
     `TEMPLATE#PATTERN`; a group without `#` (other teachers, imports) is its own family."""
@@ -150,9 +163,15 @@ def failing_groups(preds: list[dict], group_of: dict[str, str], min_share: float
 
 
 def report(clusters: list[dict], plan: dict, max_examples: int, groups: list[dict] = ()) -> str:
-    """The error analysis as markdown: the clusters, examples of each, and the repair plan."""
-    lines = ["# Error analysis (dev)", "", f"{plan['failures']} failures out of {plan['total']} rows.", "",
-             "| cluster | size | category | data type | likely root cause |", "|---|---:|---|---|---|"]
+    """The error analysis as markdown: the wrong fields, the clusters, examples of each, and the repair plan."""
+    lines = ["# Error analysis (dev)", "", f"{plan['failures']} failures out of {plan['total']} rows.", ""]
+    if counts := wrong_field_counts([p for c in clusters for p in c["examples"]]):
+        lines += ["## Wrong fields", "",
+                  "Failed rows per field or tool argument they get wrong (a row counts under each; a wrong argument",
+                  "also counts under the field that holds it).", "",
+                  "| field or argument | failed rows |", "|---|---:|"]
+        lines += [f"| {f} | {n} |" for f, n in counts.items()] + ["", "## Clusters", ""]
+    lines += ["| cluster | size | category | data type | likely root cause |", "|---|---:|---|---|---|"]
     for c in clusters:
         lines.append(f"| {c['cluster']} | {c['size']} | {c['category']} | {c['data_type']} | {c['likely_root_cause']} |")
     for c in clusters:

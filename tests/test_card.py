@@ -19,7 +19,8 @@ def test_the_model_card_header_and_sections_come_from_the_records(spec):
                                "by_category": {"train": {"set_timer": 10}}},
                       generate={"rows": 14}, validate={"rejected": 1, "input": 15}, dedupe={"dropped": 0, "input": 14},
                       comparison={"fine_tuned": {"dev": {"exact_match": 0.5}}}, columns=["exact_match"], gates=gates,
-                      export=None, errors={"failures": 1}, headline="exact_match", model_name="tools-smollm2")
+                      export=None, errors={"failures": 1, "wrong_fields": {"set_timer.duration_seconds": 1}},
+                      headline="exact_match", model_name="tools-smollm2")
     header = yaml.safe_load(card.split("---")[1])
     assert header["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # the bundled copy's hub id
     assert header["license"] == params.export.license and "slm-factory" in header["tags"]
@@ -27,6 +28,7 @@ def test_the_model_card_header_and_sections_come_from_the_records(spec):
     assert f"rank {params.lora_rank}, alpha {params.lora_alpha}" in card
     assert f"model-{params.export.modelfile_quant}.gguf" in card
     assert "| tool_accuracy | test | 0.900 | >= 0.98 | FAIL |" in card
+    assert "Most often wrong: set_timer.duration_seconds (1)." in card
 
 
 def test_the_dataset_card_names_its_splits_for_datasets():

@@ -103,3 +103,30 @@ def test_a_held_out_group_wrong_as_a_whole_is_listed_apart(spec, row_factory):
     assert json.loads(groups[0]["expected"]) == json.loads(right)
     assert f"| `{groups[0]['expected']}` | `{refuse}` |" in text
     assert "Held-out phrasings" not in report(clusters, plan, 3)
+
+
+def test_wrong_fields_count_every_wrong_argument_not_only_the_first(spec, row_factory):
+    """wrong_field_counts: a row counts once under each field and each TOOL.ARG it gets wrong (the cause names
+    only the first); a right row counts nowhere; the report's first table lists them, most first."""
+    import json
+
+    from slm_factory.error_analysis import analyze, report, wrong_field_counts
+
+    def event(text, minutes, start):
+        return row_factory(text, {"tool": "create_event", "arguments": {
+            "title": "gym", "date": "monday", "start_time": start, "duration_minutes": minutes}},
+            category="create_event")
+    rows = [(event("gym monday 2pm for 90 min", 90, "14:00"), (90, "15:00")),   # start wrong
+            (event("gym monday 3pm 1h", 60, "15:00"), (15, "16:00")),          # both wrong
+            (event("gym monday 9am, 2 hours", 120, "09:00"), (120, "09:00"))]  # right
+    preds = [score_row(r, json.dumps({"tool": "create_event", "arguments": {
+        "title": "gym", "date": "monday", "start_time": start, "duration_minutes": minutes}}), spec, "dev").to_dict()
+        for r, (minutes, start) in rows]
+    clusters, plan = analyze(preds, spec, None, 0.9, 5)
+    failures = [p for c in clusters for p in c["examples"]]
+    assert wrong_field_counts(failures) == {"arguments": 2, "create_event.start_time": 2,
+                                            "create_event.duration_minutes": 1}
+    assert wrong_field_counts([p for p in preds if p["exact"]]) == {}
+    text = report(clusters, plan, 3)
+    assert text.index("## Wrong fields") < text.index("| cluster |")
+    assert "| create_event.start_time | 2 |\n| create_event.duration_minutes | 1 |" in text
