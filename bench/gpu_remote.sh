@@ -17,6 +17,11 @@
 # its call brought none (the machine keeps /tmp while it stays warm, about 30 s between calls).
 # Later:   SEEDS="42" SOUPS="42 7 1" bash bench/gpu_remote.sh more && bash bench/gpu_remote.sh wait 540
 #                                                        (more seeds and soups beside the first run's)
+# Timing on one H100 (BATCH=32 RECIPE="8 0.0014 64", about 5250 train rows): two seeds side by side train in about
+# 280 s; eight (two data folders of four seeds) reached epoch 5.7 of 8 in the first 540 s (2026-12-07). A run that
+# outlasts one call needs the next call within the machine's idle window (about 30 s), or the machine goes back
+# and the run with it. One data folder of four seeds should fit start + wait in one call (an estimate from the
+# figures above, not measured: about 400 s of training and 65 s for the soup's scoring).
 # Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
 #
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
