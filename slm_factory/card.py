@@ -83,11 +83,11 @@ def model_card(*, task_name: str, task_md: str, params: Params, train: dict, dat
             [[name, g["exact_match"], g["drop"], g["runaway_rows"], export["artifacts"][name]["size_mb"],
               "PASS" if g["pass"] else "FAIL"] for name, g in gate["artifacts"].items()],
             ["artifact", "exact", "drop", "runaway", "MB", "parity"]) + [""]
+    wrong = list((errors.get("wrong_fields") or {}).items())[:5]
+    most_wrong = f"Most often wrong: {', '.join(f'{k} ({n})' for k, n in wrong)}. " if wrong else ""
     lines += ["## Known failure clusters", "",
-              f"On dev, {errors.get('failures')} failures; by cause: {errors.get('by_cause')}. "
-              + (f"Most often wrong: {', '.join(f'{k} ({n})' for k, n in list(wrong.items())[:5])}. "
-                 if (wrong := errors.get("wrong_fields")) else "")
-              + "Details: `outputs/eval_reports/error_analysis.md`.", "",
+              f"On dev, {errors.get('failures')} failures; by cause: {errors.get('by_cause')}. {most_wrong}"
+              "Details: `outputs/eval_reports/error_analysis.md`.", "",
               "## How to run it", "",
               "Ollama (the Modelfile carries the chat template, the system prompt, temperature 0 and the stop tokens):",
               "", "```bash", "ollama create my-specialist -f outputs/Modelfile", "ollama run my-specialist \"...\"",

@@ -105,11 +105,9 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
         for k, members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
             cat = Counter(p["category"] for p in members).most_common(1)[0][0]
             dtype = Counter(p["data_type"] for p in members).most_common(1)[0][0]
-            wrong = Counter(a for p in members for a, ok in p["arg_results"].items() if not ok)
-            wrong.update(f for p in members for f, ok in p["field_ok"].items() if not ok)
             clusters.append({"cause": cause, "cluster": f"{cause}-{k + 1}", "size": len(members),
                              "category": cat, "data_type": dtype,
-                             "wrong_fields": dict(wrong.most_common(3)),
+                             "wrong_fields": dict(wrong_counter(members).most_common(3)),
                              "unseen_values": sorted({v for p in members for v in missing.get(p["id"], [])}),
                              "likely_root_cause": hint(cause, spec), "examples": members})
     plan: dict[tuple[str, str], dict] = {}
@@ -122,17 +120,19 @@ def analyze(preds: list[dict], spec: TaskSpec, embed, threshold: float,
                       "items": sorted(plan.values(), key=lambda i: -i["n"])}
 
 
+def wrong_counter(rows: list[dict]) -> Counter[str]:
+    """How many of `rows` (failed predictions) get each tool argument (`arg_results`, `TOOL.ARG`) and each
+    field (`field_ok`) wrong. A row counts once per argument or field it gets wrong, so a wrong argument
+    also counts under the field that holds it (`arguments`)."""
+    wrong = Counter(a for p in rows for a, ok in p["arg_results"].items() if not ok)
+    wrong.update(f for p in rows for f, ok in p["field_ok"].items() if not ok)
+    return wrong
+
+
 def wrong_field_counts(failures: list[dict]) -> dict[str, int]:
-    """How many failed predictions get each field (`field_ok`) and each tool argument (`arg_results`,
-    `TOOL.ARG`) wrong, most first, ties by name. A row counts once per field or argument it gets wrong,
-    so a wrong argument also counts under the field that holds it (`arguments`). Causes name only the
-    first wrong field; this is the whole picture, which a cluster list split into many small clusters
-    hides."""
-    c: Counter[str] = Counter()
-    for p in failures:
-        c.update(f for f, ok in p["field_ok"].items() if not ok)
-        c.update(a for a, ok in p["arg_results"].items() if not ok)
-    return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+    """`wrong_counter` over every failure, most first, ties by name. Causes name only the first wrong
+    field; this is the whole picture, which a cluster list split into many small clusters hides."""
+    return dict(sorted(wrong_counter(failures).items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def template_of(group: str) -> str:
