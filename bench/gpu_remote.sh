@@ -20,16 +20,16 @@
 # Timing on one H100 (BATCH=32 RECIPE="8 0.0014 64", about 5250 train rows): two seeds side by side train in about
 # 280 s; eight (two data folders of four seeds) reached epoch 5.7 of 8 in the first 540 s (2026-12-07). A run that
 # outlasts one call needs the next call within the machine's idle window (about 30 s), or the machine goes back
-# and the run with it. One data folder of four seeds should fit start + wait in one call (an estimate from the
-# figures above, not measured: about 400 s of training and 65 s for the soup's scoring).
+# and the run with it. One data folder of four seeds does not fit one call: its seeds trained side by side in
+# 505-527 s and the soup's scoring took 119-125 s (2026-12-08, two runs), so start + wait 540, then wait 300.
 # Then, optionally: bash bench/gpu_remote.sh fetch 1, fetch 2, ... (the seeds' adapters, to score them here)
 #
 # SOUPS holds one or more soups, comma-separated ("42 1,7 1").
 # start runs one `bench/gpu_soup.sh` per data folder, side by side (RECIPE, BATCH, CONSTRAINED, SOUP_CONSTRAINED, SEED_EVAL
 # and EXTRA_EVAL pass through: see gpu_soup.sh and gpu_profile.sh). wait returns as soon as every run has
-# ended, failed or not (or none is alive: killed), copies each profile's summary line, figures, logs and predictions
-# to $OUT, and prints how far each unfinished training has got. Copy them out of the files folder at once: only the
-# latest call's files can be fetched.
+# ended, failed or not (or none is alive: killed), packs each profile's summary line, figures, logs and predictions
+# into $OUT/results.tgz, and prints how far each unfinished training has got. Copy it out of the files folder at
+# once (only the latest call's files can be fetched); here: mkdir R && tar -xzf FILES_AT/results.tgz -C R.
 set -euo pipefail
 cmd=${1:?pack, stage, keep, start, more, wait or fetch}; shift || true
 
@@ -114,17 +114,21 @@ wait)
     pgrep -f "[b]ench/gpu_soup.sh" > /dev/null || { sleep 2; break; }
     sleep 10
   done
+  # One tar, not a tree: a call brings back 8 files at most (2026-12-08: the soup's predictions were left out of
+  # a tree of 40 files), and without the adapters (a rank-64 adapter is 78 MB; `fetch` brings those).
+  rm -rf /tmp/back && mkdir -p /tmp/back
   for d in /tmp/out/*/; do
-    name=$(basename "$d"); mkdir -p "$OUT/$name"
-    cp "$d/summary.jsonl" "$OUT/$name/" 2>/dev/null || true
+    name=$(basename "$d"); mkdir -p "/tmp/back/$name"
+    cp "$d/summary.jsonl" "/tmp/back/$name/" 2>/dev/null || true
     for m in "$d"*/; do
       [ -f "$m/train_details.json" ] || continue  # a profile (trained, or a soup), not base_model
-      mn=$(basename "$m"); mkdir -p "$OUT/$name/$mn"
-      cp -r "$m/predictions" "$m/eval" "$OUT/$name/$mn/" 2>/dev/null || true
-      cp "$m"/*.json "$m"/*.log "$m"/*.csv "$OUT/$name/$mn/" 2>/dev/null || true
+      mn=$(basename "$m"); mkdir -p "/tmp/back/$name/$mn"
+      cp -r "$m/predictions" "$m/eval" "/tmp/back/$name/$mn/" 2>/dev/null || true
+      cp "$m"/*.json "$m"/*.log "$m"/*.csv "/tmp/back/$name/$mn/" 2>/dev/null || true
     done
   done
-  cp /tmp/out/*.log "$OUT/"
+  cp /tmp/out/*.log /tmp/back/
+  tar -czf "$OUT/results.tgz" -C /tmp/back . && ls -la "$OUT/results.tgz"
   grep -h "^finished" /tmp/out/*.log || true
   if [ "$(finished)" -lt "$runs" ]; then
     pgrep -f "[b]ench/gpu_soup.sh" > /dev/null && echo "still running after ${limit}s" || echo "a run is gone without finishing"
